@@ -1,0 +1,3 @@
+from trustcheck.cli import run
+
+run()

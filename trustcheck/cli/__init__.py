@@ -1,0 +1,90 @@
+"""The `trustcheck` command: one Typer app, sub-commands registered from their own modules, and
+the one place that turns outcomes into exit codes.
+
+Each command module exposes `register(app)`; modules import heavy libraries (torch, transformers,
+scikit-learn, litellm) only inside command bodies so `trustcheck scan` starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+import traceback
+
+import click
+import typer
+
+from trustcheck.errors import ExitCode, TrustcheckError
+
+# The registry: module -> registers its commands. Order is the order in `--help`.
+COMMAND_MODULES = (
+    "trustcheck.cli.scan",  # scan
+    "trustcheck.cli.rules",  # rules list|show|test
+    "trustcheck.cli.ci",  # ci, baseline create|update
+    "trustcheck.cli.anomaly",  # anomaly fit|score
+    "trustcheck.cli.generate",  # generate, consensus
+    "trustcheck.cli.models",  # models list|info|train
+)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="trustcheck",
+        help="Validate AI-generated code and generate code it can vouch for.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    @app.callback()
+    def root() -> None:
+        """Validate AI-generated code and generate code it can vouch for."""
+
+    @app.command()
+    def version() -> None:
+        """Print trustcheck's version."""
+        from trustcheck import __version__
+
+        print(__version__)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the CLI and maps every outcome to an ExitCode (see DESIGN.md)."""
+    try:
+        command = typer.main.get_command(build_app())
+        result = command.main(args=argv, prog_name="trustcheck", standalone_mode=False)
+        code = int(result) if isinstance(result, int) else ExitCode.OK
+    except TrustcheckError as exc:
+        print(f"trustcheck: error: {exc.render()}", file=sys.stderr)
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        code = ExitCode.INTERRUPTED
+    except click.UsageError as exc:
+        exc.show(file=sys.stderr)
+        code = ExitCode.USAGE
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        code = ExitCode.USAGE
+    except KeyboardInterrupt:
+        print("trustcheck: interrupted", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        code = ExitCode.OK
+    except Exception:  # noqa: BLE001 - the funnel for bugs: log the traceback, say where it is
+        fd, log_path = tempfile.mkstemp(prefix="trustcheck-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as log:
+            traceback.print_exc(file=log)
+        print(f"trustcheck: internal error: {sys.exc_info()[1]!r}\n  details: {log_path}", file=sys.stderr)
+        code = ExitCode.INTERNAL
+    return int(code)
+
+
+def run() -> None:  # pragma: no cover - console-script shim used by `python -m trustcheck`
+    sys.exit(main())
