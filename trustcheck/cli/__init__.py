@@ -13,7 +13,6 @@ import sys
 import tempfile
 import traceback
 
-import click
 import typer
 
 from trustcheck.errors import ExitCode, TrustcheckError
@@ -62,28 +61,29 @@ def main(argv: list[str] | None = None) -> int:
     except TrustcheckError as exc:
         print(f"trustcheck: error: {exc.render()}", file=sys.stderr)
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         code = ExitCode.INTERRUPTED
-    except click.UsageError as exc:
-        exc.show(file=sys.stderr)
-        code = ExitCode.USAGE
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
-        code = ExitCode.USAGE
     except KeyboardInterrupt:
         print("trustcheck: interrupted", file=sys.stderr)
         code = ExitCode.INTERRUPTED
     except BrokenPipeError:
         code = ExitCode.OK
-    except Exception:  # noqa: BLE001 - the funnel for bugs: log the traceback, say where it is
+    except Exception as exc:  # noqa: BLE001 - the funnel for bugs: log the traceback, say where it is
+        if _is_click_error(exc):  # bad usage: typer vendors click, so match its shape, not its class
+            exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+            return int(getattr(exc, "exit_code", ExitCode.USAGE))
         fd, log_path = tempfile.mkstemp(prefix="trustcheck-crash-", suffix=".log")
         with os.fdopen(fd, "w") as log:
             traceback.print_exc(file=log)
         print(f"trustcheck: internal error: {sys.exc_info()[1]!r}\n  details: {log_path}", file=sys.stderr)
         code = ExitCode.INTERNAL
     return int(code)
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
 
 
 def run() -> None:  # pragma: no cover - console-script shim used by `python -m trustcheck`
