@@ -1,0 +1,377 @@
+"""The `where:` helpers: named conditions a rule adds to its tree-sitter query.
+
+Each helper is compiled once, at rule load, into a predicate over (file context, captures); the
+vocabulary is documented in HELPERS.md. Helpers see only matched nodes, so their cost is paid
+per match, never per node of the file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from typing import Any, Callable
+
+from tree_sitter import Node
+
+from detectors.rules.generic import CALL_FUNCTION_FIELDS, GenericFile
+from detectors.rules.python_dataflow import UNKNOWN, PythonFile
+from trustcheck.errors import TrustcheckError
+
+Captures = dict[str, list[Node]]
+Predicate = Callable[["FileContext", Captures], bool]
+
+CALL_TYPES = frozenset({"call", *CALL_FUNCTION_FIELDS})
+_NAME_TYPES = frozenset({"identifier", "attribute", "member_expression", "selector_expression", "scoped_identifier"})
+_STRINGISH = frozenset({"string", "template_string", "interpreted_string_literal", "raw_string_literal", "raw_string", "concatenated_string"})
+MAX_CONTAINS_NODES = 5000
+MAX_ANCESTORS = 500
+
+
+class FileContext:
+    """Per-file state shared by every match: the resolver is built only if a helper asks."""
+
+    def __init__(self, content: bytes, root: Node, language: str):
+        self.content = content
+        self.root = root
+        self.language = language
+        self._resolver: PythonFile | GenericFile | None = None
+        self._call_names: set[str] | None = None
+        self._text: str | None = None
+
+    @property
+    def resolver(self) -> PythonFile | GenericFile:
+        if self._resolver is None:
+            self._resolver = PythonFile(self.root) if self.language == "python" else GenericFile(self.root, self.language)
+        return self._resolver
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.content.decode("utf-8", errors="replace")
+        return self._text
+
+    def call_names(self) -> set[str]:
+        """Resolved names of every call in the file (for `file_has`)."""
+        if self._call_names is None:
+            from detectors.rules.engine import calls_query
+            import tree_sitter
+
+            names: set[str] = set()
+            for node in tree_sitter.QueryCursor(calls_query(self.language)).captures(self.root).get("call", []):
+                name = self.resolver.callee(node)
+                if name:
+                    names.add(name)
+            self._call_names = names
+        return self._call_names
+
+
+@functools.cache
+def _name_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+def _patterns(spec: dict[str, Any], key: str) -> re.Pattern[str] | None:
+    value = spec.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TrustcheckError(f"{key}: expected a list of name patterns")
+    return _name_regex(tuple(value))
+
+
+def _regex(spec: dict[str, Any], key: str) -> re.Pattern[str] | None:
+    value = spec.get(key)
+    if value is None:
+        return None
+    try:
+        return re.compile(str(value))
+    except re.error as exc:
+        raise TrustcheckError(f"{key}: bad regex {value!r}: {exc}") from None
+
+
+def _as_text(value: Any) -> str | None:
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def _node_text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", errors="replace")
+
+
+def _capture(spec: dict[str, Any]) -> str:
+    return str(spec.get("capture", "match"))
+
+
+_IS = {"present", "absent", "truthy", "falsy", "constant", "nonconstant"}
+_VALUE_KEYS = {"capture", "is", "equals", "regex", "names"}
+
+
+def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None], bool]:
+    """Shared by `value` and `kwarg`: conditions on one expression node (None = not passed)."""
+    is_ = spec.get("is", "present")
+    if is_ not in _IS:
+        raise TrustcheckError(f"is: {is_!r} is not one of {sorted(_IS)}")
+    has_equals = "equals" in spec
+    equals = spec.get("equals")
+    regex = _regex(spec, "regex")
+    names = _patterns(spec, "names")
+
+    def check(ctx: FileContext, node: Node | None) -> bool:
+        if node is None:
+            return is_ == "absent"
+        if is_ == "absent":
+            return False
+        need_value = is_ in ("truthy", "falsy", "constant", "nonconstant") or has_equals or regex is not None
+        value = ctx.resolver.fold(node) if need_value else UNKNOWN
+        if is_ == "truthy" and (value is UNKNOWN or not value):
+            return False
+        if is_ == "falsy" and (value is UNKNOWN or value):
+            return False
+        if is_ == "constant" and value is UNKNOWN:
+            return False
+        if is_ == "nonconstant" and value is not UNKNOWN:
+            return False
+        if has_equals and (value is UNKNOWN or (value != equals and _as_text(value) != str(equals))):
+            return False
+        if regex is not None:
+            text = _as_text(value)
+            if text is None:
+                text = _node_text(node)
+            if not regex.search(text):
+                return False
+        if names is not None:
+            name = ctx.resolver.callee(node) if node.type in CALL_TYPES else ctx.resolver.dotted(node, 0)
+            if not name or not names.match(name):
+                return False
+        return True
+
+    return check
+
+
+def _callee(spec: dict[str, Any], language: str) -> Predicate:
+    cap = _capture(spec)
+    names = _patterns(spec, "names")
+    if names is None:
+        raise TrustcheckError("callee: needs names")
+
+    def pred(ctx: FileContext, caps: Captures) -> bool:
+        nodes = caps.get(cap)
+        if not nodes:
+            return False
+        name = ctx.resolver.callee(nodes[0])
+        return bool(name) and names.match(name) is not None
+
+    return pred
+
+
+def _kwarg(spec: dict[str, Any], language: str) -> Predicate:
+    cap = _capture(spec)
+    name = spec.get("name")
+    position = spec.get("position")
+    if name is None and position is None:
+        raise TrustcheckError("kwarg/arg: needs name or position")
+    if position is not None and not isinstance(position, int):
+        raise TrustcheckError("kwarg/arg: position is a 0-based integer")
+    check = _value_condition({k: v for k, v in spec.items() if k not in ("name", "position")})
+
+    def pred(ctx: FileContext, caps: Captures) -> bool:
+        nodes = caps.get(cap)
+        if not nodes:
+            return False
+        call = nodes[0]
+        if call.type not in CALL_TYPES and call.parent is not None and call.parent.type in CALL_TYPES:
+            call = call.parent
+        return check(ctx, ctx.resolver.argument(call, name, position))
+
+    return pred
+
+
+def _value(spec: dict[str, Any], language: str) -> Predicate:
+    cap = _capture(spec)
+    check = _value_condition(spec)
+
+    def pred(ctx: FileContext, caps: Captures) -> bool:
+        nodes = caps.get(cap)
+        return check(ctx, nodes[0] if nodes else None)
+
+    return pred
+
+
+def _regex_helper(spec: dict[str, Any], language: str) -> Predicate:
+    cap = _capture(spec)
+    pattern = _regex(spec, "pattern")
+    if pattern is None:
+        raise TrustcheckError("regex: needs pattern")
+    on = spec.get("on", "text")
+    if on not in ("text", "value"):
+        raise TrustcheckError("regex: on is text or value")
+
+    def pred(ctx: FileContext, caps: Captures) -> bool:
+        nodes = caps.get(cap)
+        if not nodes:
+            return False
+        text = _as_text(ctx.resolver.fold(nodes[0])) if on == "value" else _node_text(nodes[0])
+        return text is not None and pattern.search(text) is not None
+
+    return pred
+
+
+def _inside(spec: dict[str, Any], language: str) -> Predicate:
+    cap = _capture(spec)
+    types = spec.get("types")
+    types = frozenset([types] if isinstance(types, str) else types or ())
+    names = _patterns(spec, "callee")
+    if not types and names is None:
+        raise TrustcheckError("inside: needs types or callee")
+
+    def pred(ctx: FileContext, caps: Captures) -> bool:
+        nodes = caps.get(cap)
+        if not nodes:
+            return False
+        node = nodes[0].parent
+        for _ in range(MAX_ANCESTORS):
+            if node is None:
+                return False
+            if names is not None:
+                if node.type in CALL_TYPES and (not types or node.type in types):
+                    name = ctx.resolver.callee(node)
+                    if name and names.match(name):
+                        return True
+            elif node.type in types:
+                return True
+            node = node.parent
+        return False
+
+    return pred
+
+
+def _contains(spec: dict[str, Any], language: str) -> Predicate:
+    cap = _capture(spec)
+    callee = _patterns(spec, "callee")
+    names = _patterns(spec, "names")
+    regex = _regex(spec, "regex")
+    follow = bool(spec.get("follow", True))
+    if callee is None and names is None and regex is None:
+        raise TrustcheckError("contains: needs callee, names or regex")
+
+    def pred(ctx: FileContext, caps: Captures) -> bool:
+        nodes = caps.get(cap)
+        if not nodes:
+            return False
+        resolver = ctx.resolver
+        if regex is not None:
+            text = _as_text(resolver.fold(nodes[0]))
+            if text is not None and regex.search(text):
+                return True
+        stack: list[tuple[Node, int]] = [(nodes[0], 0)]
+        seen = 0
+        while stack and seen < MAX_CONTAINS_NODES:
+            node, hops = stack.pop()
+            seen += 1
+            kind = node.type
+            if callee is not None and kind in CALL_TYPES:
+                name = resolver.callee(node)
+                if name and callee.match(name):
+                    return True
+            if names is not None and kind in _NAME_TYPES:
+                name = resolver.dotted(node, 0)
+                if name and names.match(name):
+                    return True
+            if regex is not None and kind in _STRINGISH:
+                text = _as_text(resolver.fold(node))
+                if text is not None and regex.search(text):
+                    return True
+                continue
+            if kind == "identifier" and follow and hops < 3:
+                rhs = resolver.definition(node)
+                if rhs is not None:
+                    stack.append((rhs, hops + 1))
+            stack.extend((child, hops) for child in node.children)
+        return False
+
+    return pred
+
+
+def _file_has(spec: dict[str, Any], language: str) -> Predicate:
+    callee = _patterns(spec, "callee")
+    regex = _regex(spec, "regex")
+    if callee is None and regex is None:
+        raise TrustcheckError("file_has: needs callee or regex")
+
+    def pred(ctx: FileContext, caps: Captures) -> bool:
+        if regex is not None and not regex.search(ctx.text):
+            return False
+        if callee is not None and not any(callee.match(n) for n in ctx.call_names()):
+            return False
+        return True
+
+    return pred
+
+
+def _not(spec: Any, language: str) -> Predicate:
+    inner = compile_helper(spec, language)
+    return lambda ctx, caps: not inner(ctx, caps)
+
+
+def _any(spec: Any, language: str) -> Predicate:
+    if not isinstance(spec, list) or not spec:
+        raise TrustcheckError("any: expects a non-empty list of helpers")
+    inner = [compile_helper(s, language) for s in spec]
+    return lambda ctx, caps: any(p(ctx, caps) for p in inner)
+
+
+def _all(spec: Any, language: str) -> Predicate:
+    if not isinstance(spec, list) or not spec:
+        raise TrustcheckError("all: expects a non-empty list of helpers")
+    inner = [compile_helper(s, language) for s in spec]
+    return lambda ctx, caps: all(p(ctx, caps) for p in inner)
+
+
+def _not_inside(spec: Any, language: str) -> Predicate:
+    inner = _inside(spec, language)
+    return lambda ctx, caps: not inner(ctx, caps)
+
+
+HELPERS: dict[str, Callable[[Any, str], Predicate]] = {
+    "callee": _callee,
+    "kwarg": _kwarg,
+    "arg": _kwarg,
+    "value": _value,
+    "regex": _regex_helper,
+    "inside": _inside,
+    "not_inside": _not_inside,
+    "contains": _contains,
+    "file_has": _file_has,
+    "not": _not,
+    "any": _any,
+    "all": _all,
+}
+_NESTED = ("not", "any", "all")
+
+
+def compile_helper(item: Any, language: str) -> Predicate:
+    if not isinstance(item, dict) or len(item) != 1:
+        raise TrustcheckError(f"each helper is a one-key mapping like {{callee: {{...}}}}, got {item!r}")
+    (name, spec), = item.items()
+    factory = HELPERS.get(name)
+    if factory is None:
+        raise TrustcheckError(f"unknown helper {name!r} (known: {', '.join(HELPERS)})")
+    if name not in _NESTED and not isinstance(spec, dict):
+        raise TrustcheckError(f"{name}: expects a mapping of options")
+    try:
+        return factory(spec, language)
+    except TrustcheckError as exc:
+        raise TrustcheckError(f"{name}: {exc}") from None
+
+
+def compile_where(items: tuple[Any, ...] | list[Any], language: str) -> list[Predicate]:
+    """Compile a rule's `where:` list (all must hold)."""
+    return [compile_helper(item, language) for item in items]
