@@ -1,0 +1,151 @@
+"""Outlier models over unit feature vectors, and the pickle-free baseline that stores them.
+
+The saved state is the (possibly subsampled) feature matrix as .npz plus settings as JSON; the
+estimator is re-fitted on load with a fixed random_state, so a load scores exactly like the fit
+that wrote it. scikit-learn is imported inside functions only.
+
+Scores are oriented so that higher means more anomalous, and turned into a percentile of the
+baseline's own scores so that thresholds mean the same across model types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trustcheck.errors import TrustcheckError
+
+MODEL_KINDS = ("isolation-forest", "lof", "ocsvm")
+DEFAULT_MODEL = "isolation-forest"
+RANDOM_STATE = 0
+MAX_ROWS = 20000  # baseline rows kept (deterministic subsample beyond this)
+OCSVM_MAX_ROWS = 5000  # the SVM is quadratic in rows: fit on a deterministic subsample
+STATE_FILE = "baseline.json"
+MATRIX_FILE = "features.npz"
+
+
+def robust_center_scale(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature median and a spread that is never zero (IQR/1.349, else std, else 1)."""
+    median = np.median(matrix, axis=0)
+    q1, q3 = np.percentile(matrix, [25, 75], axis=0)
+    scale = (q3 - q1) / 1.349
+    std = matrix.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, np.where(std > 1e-9, std, 1.0))
+    return median, scale
+
+
+def _estimator(kind: str, n_rows: int) -> Any:
+    if kind == "isolation-forest":
+        from sklearn.ensemble import IsolationForest
+
+        return IsolationForest(n_estimators=200, max_samples=min(512, n_rows), random_state=RANDOM_STATE)
+    if kind == "lof":
+        from sklearn.neighbors import LocalOutlierFactor
+
+        return LocalOutlierFactor(n_neighbors=min(35, max(n_rows - 1, 1)), novelty=True)
+    if kind == "ocsvm":
+        from sklearn.svm import OneClassSVM
+
+        return OneClassSVM(nu=0.05, gamma="scale")
+    raise TrustcheckError(f"unknown anomaly model {kind!r}", hint=f"choose one of: {', '.join(MODEL_KINDS)}")
+
+
+@dataclasses.dataclass
+class FittedModel:
+    """An estimator fitted on a baseline matrix, with what it needs to score and explain."""
+
+    kind: str
+    estimator: Any
+    median: np.ndarray
+    scale: np.ndarray
+    train_scores: np.ndarray  # sorted, higher = more anomalous
+
+    def transform(self, matrix: np.ndarray) -> np.ndarray:
+        """What the estimator sees: raw features for trees, robust z-scores for distance models."""
+        matrix = np.asarray(matrix, dtype=np.float32)
+        if self.kind == "isolation-forest":
+            return matrix
+        return np.clip((matrix - self.median) / self.scale, -50, 50)
+
+    def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
+        """Anomaly scores, higher = more anomalous."""
+        return -self.estimator.score_samples(self.transform(matrix))
+
+    def percentiles(self, scores: np.ndarray) -> np.ndarray:
+        """Share of baseline units (0..100) scoring strictly below each score."""
+        return 100.0 * np.searchsorted(self.train_scores, scores, side="left") / max(len(self.train_scores), 1)
+
+
+def fit_model(matrix: np.ndarray, kind: str = DEFAULT_MODEL) -> FittedModel:
+    """Fit `kind` on `matrix` deterministically (same matrix -> same scores)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    median, scale = robust_center_scale(matrix)
+    model = FittedModel(kind, _estimator(kind, len(matrix)), median.astype(np.float32), scale.astype(np.float32),
+                        np.empty(0))
+    x = model.transform(matrix)  # trees are scale-free and see raw values; distance models see z-scores
+    if kind == "ocsvm" and len(x) > OCSVM_MAX_ROWS:
+        x = x[subsample_indices(len(x), OCSVM_MAX_ROWS)]
+    model.estimator.fit(x)
+    if kind == "lof":  # novelty LOF must not score its own training rows: use the fit-time factors
+        model.train_scores = np.sort(-model.estimator.negative_outlier_factor_)
+    else:
+        model.train_scores = np.sort(model.raw_scores(matrix))
+    return model
+
+
+def subsample_indices(n: int, k: int) -> np.ndarray:
+    """A sorted, seeded choice of k of n row indices (all of them when n <= k)."""
+    if n <= k:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(RANDOM_STATE).choice(n, size=k, replace=False))
+
+
+def matrix_digest(matrix: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(matrix, dtype=np.float32).tobytes()).hexdigest()
+
+
+@dataclasses.dataclass
+class Baseline:
+    """What `trustcheck anomaly fit` saves: features of the fitted units plus settings."""
+
+    matrix: np.ndarray  # [units, features] float32
+    settings: dict[str, Any]  # model, schema_version, feature_names, language, thresholds, fitted_on, ...
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, features=self.matrix.astype(np.float32))
+        (directory / MATRIX_FILE).write_bytes(buffer.getvalue())
+        settings = {**self.settings, "matrix_sha256": matrix_digest(self.matrix), "shape": list(self.matrix.shape)}
+        (directory / STATE_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path, *, schema_version: int) -> Baseline:
+        """Read a saved baseline; TrustcheckError if it is missing, corrupt or from another schema."""
+        state, npz = directory / STATE_FILE, directory / MATRIX_FILE
+        if not state.is_file() or not npz.is_file():
+            raise TrustcheckError(f"no anomaly baseline in {directory}", hint="run `trustcheck anomaly fit` first")
+        try:
+            settings = json.loads(state.read_text())
+            with np.load(npz, allow_pickle=False) as data:
+                matrix = np.asarray(data["features"], dtype=np.float32)
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise TrustcheckError(f"corrupt anomaly baseline in {directory}: {exc}",
+                                  hint="re-create it with `trustcheck anomaly fit`") from exc
+        if settings.get("schema_version") != schema_version:
+            raise TrustcheckError(
+                f"anomaly baseline in {directory} uses feature schema {settings.get('schema_version')}, "
+                f"this trustcheck uses {schema_version}",
+                hint="re-fit it with `trustcheck anomaly fit`",
+            )
+        if matrix.ndim != 2 or settings.get("matrix_sha256") != matrix_digest(matrix) or \
+                matrix.shape[1] != len(settings.get("feature_names", [])):
+            raise TrustcheckError(f"corrupt anomaly baseline in {directory}: features do not match {STATE_FILE}",
+                                  hint="re-create it with `trustcheck anomaly fit`")
+        return cls(matrix, settings)
