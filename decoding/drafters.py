@@ -1,0 +1,84 @@
+"""Drafters: things that propose the next k tokens. A small LM, or n-gram lookup in the context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from decoding.acceptance import logits_to_probs, sample
+from decoding.cache import CachedLM
+from decoding.protocols import Draft, Sampling
+
+EMPTY = torch.empty(0, dtype=torch.long)
+
+
+class ModelDrafter:
+    """A small causal LM drafting token by token from its own KV cache.
+
+    confidence: in greedy mode, stop drafting early once the drafter's top probability falls below
+    this (0 disables); a cheap adaptive draft length.
+    """
+
+    def __init__(self, model: Any, name: str = "drafter", confidence: float = 0.0,
+                 generator: torch.Generator | None = None) -> None:
+        self.name = name
+        self.lm = CachedLM(model)
+        self.confidence = confidence
+        self.generator = generator
+
+    def propose(self, context: torch.Tensor, k: int, sampling: Sampling) -> Draft:
+        if k <= 0:
+            return Draft(EMPTY)
+        logits = self.lm.forward(context)[-1]  # [V]
+        if sampling.greedy:
+            return self._propose_greedy(logits, k)
+        tokens, rows = [], []
+        for i in range(k):
+            probs = logits_to_probs(logits, sampling)
+            tok = sample(probs, self.generator)
+            tokens.append(tok)
+            rows.append(probs)
+            if i < k - 1:
+                logits = self.lm.step(tok)[-1]
+        return Draft(torch.stack(tokens), torch.stack(rows))
+
+    def _propose_greedy(self, logits: torch.Tensor, k: int) -> Draft:
+        tokens = torch.empty(k, dtype=torch.long)
+        for i in range(k):
+            tok = logits.argmax()
+            tokens[i] = tok
+            if self.confidence > 0 and i > 0 and float(torch.softmax(logits.float(), -1)[tok]) < self.confidence:
+                return Draft(tokens[: i + 1])
+            if i < k - 1:
+                logits = self.lm.step(tok)[-1]
+        return Draft(tokens)
+
+
+def ngram_lookup(context: torch.Tensor, k: int, max_ngram: int = 3, min_ngram: int = 1) -> torch.Tensor:
+    """Prompt lookup: find the latest earlier occurrence of the context's last n tokens (n from
+    max_ngram down to min_ngram) and return up to k tokens that followed it; empty if none."""
+    length = context.shape[0]
+    for n in range(min(max_ngram, length - 1), min_ngram - 1, -1):
+        tail = context[length - n:]
+        windows = context[: length - 1].unfold(0, n, 1)  # [length-n, n]: every earlier n-gram
+        hits = (windows == tail).all(-1).nonzero()
+        if hits.numel():
+            start = int(hits[-1]) + n
+            return context[start: start + k]
+    return EMPTY
+
+
+class NGramDrafter:
+    """Model-free drafter: continuations copied from the prompt and the output so far (one-hot q)."""
+
+    def __init__(self, max_ngram: int = 3, min_ngram: int = 1, name: str = "ngram") -> None:
+        self.name = name
+        self.max_ngram = max_ngram
+        self.min_ngram = min_ngram
+
+    def propose(self, context: torch.Tensor, k: int, sampling: Sampling) -> Draft:
+        if k <= 0:
+            return Draft(EMPTY)
+        tokens = ngram_lookup(context, k, self.max_ngram, self.min_ngram)
+        return Draft(tokens.clone(), None)

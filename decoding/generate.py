@@ -1,0 +1,138 @@
+"""One entry point for local generation: names or models in, a Generation with its trace out.
+
+    generate_code("def add(a, b):", target="bundled:target", drafter="bundled:drafter",
+                  validators=["bundled:validator-a"], strategy="speculative", max_new_tokens=128,
+                  on_token=print) -> Generation
+
+Strategies: autoregressive | speculative | adaptive (speculative, adaptive draft length) |
+multi-draft (model drafter + n-gram drafter, batched verification) | ngram (prompt lookup only).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from decoding.drafters import ModelDrafter, NGramDrafter
+from decoding.protocols import GREEDY, Drafter, Generation, OnToken, Sampling
+from decoding.schedulers import autoregressive, multi_draft, speculative
+from decoding.schedulers.common import now
+from decoding.trace import DecodeTrace
+from decoding.verifiers import ModelVerifier
+
+STRATEGIES = ("autoregressive", "speculative", "adaptive", "multi-draft", "ngram")
+
+
+@dataclass
+class Loaded:
+    """A model and its tokenizer (what `decoding.loading.load_model` returns has the same fields)."""
+
+    model: Any
+    tokenizer: Any
+    name: str
+
+
+def resolve(spec: Any) -> Loaded:
+    """A name/path (loaded via decoding.loading.load_model), a LoadedModel, or a (model, tokenizer) pair."""
+    if isinstance(spec, str):
+        from decoding.loading import load_model
+
+        spec = load_model(spec)
+    if isinstance(spec, tuple):
+        model, tokenizer = spec
+        return Loaded(model.eval(), tokenizer, getattr(model.config, "name_or_path", "") or "model")
+    return Loaded(spec.model.eval(), spec.tokenizer, str(getattr(spec, "name", "model")))
+
+
+def same_tokenizer(a: Any, b: Any) -> bool:
+    return a is b or a.get_vocab() == b.get_vocab()
+
+
+def measure_single_step(verifier: ModelVerifier, context: torch.Tensor, repeats: int = 5) -> float:
+    """Median seconds of one single-token target step at this context length (for c and v)."""
+    times = []
+    for _ in range(repeats):
+        verifier.lm.rollback(context.shape[0] - 1)
+        t0 = now()
+        verifier.lm.forward(context)
+        times.append(now() - t0)
+    return statistics.median(times)
+
+
+def score_text(loaded: Loaded, prompt: str, text: str) -> list[tuple[str, float]]:
+    """Per-token (piece, log-prob) of `text` after `prompt` under a model with its own tokenizer."""
+    tok = loaded.tokenizer
+    p_ids = tok(prompt, return_tensors="pt").input_ids[0]
+    all_ids = tok(prompt + text, return_tensors="pt").input_ids[0]
+    start = max(1, min(p_ids.shape[0], all_ids.shape[0] - 1))
+    logits = loaded.model(input_ids=all_ids[None]).logits[0, start - 1: -1].float()
+    targets = all_ids[start:]
+    lps = (logits.gather(-1, targets[:, None])[:, 0] - logits.logsumexp(-1)).tolist()
+    return list(zip(tok.convert_ids_to_tokens(targets.tolist()), lps))
+
+
+def make_drafters(strategy: str, drafter: Loaded | None, confidence: float) -> list[Drafter]:
+    if strategy == "ngram":
+        return [NGramDrafter()]
+    if drafter is None:
+        raise ValueError(f"strategy {strategy!r} needs a drafter model")
+    model_drafter = ModelDrafter(drafter.model, name=drafter.name, confidence=confidence)
+    return [model_drafter, NGramDrafter()] if strategy == "multi-draft" else [model_drafter]
+
+
+def run_strategy(strategy: str, verifier: ModelVerifier, drafters: list[Drafter], prompt_ids: torch.Tensor,
+                 k: int, **kw: Any) -> DecodeTrace:
+    if strategy == "autoregressive":
+        return autoregressive(verifier, prompt_ids, **kw)
+    if strategy == "multi-draft":
+        return multi_draft(verifier, drafters, prompt_ids, k=k, **kw)
+    return speculative(verifier, drafters[0], prompt_ids, k=k, adaptive=strategy == "adaptive", **kw)
+
+
+def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any = "bundled:drafter",
+                  validators: Sequence[Any] = (), strategy: str = "speculative", max_new_tokens: int = 128,
+                  k: int = 5, sampling: Sampling = GREEDY, confidence: float = 0.0,
+                  on_token: OnToken | None = None, calibrate: bool = True) -> Generation:
+    """Generate a continuation of `prompt` with the chosen strategy; validators score every token.
+
+    Validators sharing the target's tokenizer score each round's accepted tokens (trace.token_logprobs
+    [name], aligned with trace.tokens); others score the finished text with their own tokenizer
+    (trace.meta["validator_pieces"][name] = [(piece, log-prob), ...]). Neither changes the output.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    tgt = resolve(target)
+    drf = resolve(drafter) if drafter is not None and strategy not in ("autoregressive", "ngram") else None
+    vals = [resolve(v) for v in validators]
+    tok = tgt.tokenizer
+    inline = [ModelVerifier(v.model, v.name) for v in vals if same_tokenizer(v.tokenizer, tok)]
+    posthoc = [v for v in vals if not same_tokenizer(v.tokenizer, tok)]
+    prompt_ids = tok(prompt, return_tensors="pt").input_ids[0]
+    generated: list[int] = []
+    emitted = [""]
+
+    def on_tokens(ids: list[int]) -> None:  # incremental detokenisation for streaming
+        generated.extend(ids)
+        text = tok.decode(generated, skip_special_tokens=True)
+        if on_token is not None and len(text) > len(emitted[0]):
+            on_token(text[len(emitted[0]):])
+            emitted[0] = text
+
+    generator = torch.Generator().manual_seed(sampling.seed) if sampling.seed is not None else None
+    verifier = ModelVerifier(tgt.model, tgt.name)
+    with torch.inference_mode():
+        trace = run_strategy(strategy, verifier, make_drafters(strategy, drf, confidence) if drf or
+                             strategy == "ngram" else [], prompt_ids, k, max_new_tokens=max_new_tokens,
+                             sampling=sampling, eos_token_id=tok.eos_token_id, extra_verifiers=inline,
+                             on_tokens=on_tokens if on_token is not None else None, generator=generator)
+        text = tok.decode(trace.tokens, skip_special_tokens=True)
+        if calibrate and trace.tokens:
+            full = torch.cat([prompt_ids, torch.tensor(trace.tokens)])
+            trace.t_single = measure_single_step(verifier, full[:-1] if full.shape[0] > 1 else full)
+        if posthoc:
+            trace.meta["validator_pieces"] = {v.name: score_text(v, prompt, text) for v in posthoc}
+    trace.meta["strategy"] = strategy
+    return Generation(text=text, token_ids=trace.tokens, trace=trace, prompt=prompt, model=tgt.name)
