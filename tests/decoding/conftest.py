@@ -98,3 +98,12 @@ def prompts():
 @pytest.fixture(scope="session")
 def references(target, prompts):
     return [greedy_reference(target, p, 24) for p in prompts]
+
+
+@pytest.fixture(scope="session")
+def harness():
+    """The helper functions above, for tests (conftest is not importable under importlib mode)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(tiny_llama=tiny_llama, perturbed=perturbed, greedy_reference=greedy_reference,
+                           make_prompts=make_prompts, fake_verifier=fake_verifier, VOCAB=VOCAB)
