@@ -111,7 +111,6 @@ def _capture(spec: dict[str, Any]) -> str:
 
 
 _IS = {"present", "absent", "truthy", "falsy", "constant", "nonconstant"}
-_VALUE_KEYS = {"capture", "is", "equals", "regex", "names"}
 
 
 def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None], bool]:
@@ -123,13 +122,16 @@ def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None
     equals = spec.get("equals")
     regex = _regex(spec, "regex")
     names = _patterns(spec, "names")
+    mask = spec.get("mask")
+    if mask is not None and not isinstance(mask, int):
+        raise TrustcheckError("mask: expected an integer (e.g. 0o002)")
 
     def check(ctx: FileContext, node: Node | None) -> bool:
         if node is None:
             return is_ == "absent"
         if is_ == "absent":
             return False
-        need_value = is_ in ("truthy", "falsy", "constant", "nonconstant") or has_equals or regex is not None
+        need_value = is_ in ("truthy", "falsy", "constant", "nonconstant") or has_equals or regex is not None or mask is not None
         value = ctx.resolver.fold(node) if need_value else UNKNOWN
         if is_ == "truthy" and (value is UNKNOWN or not value):
             return False
@@ -140,6 +142,8 @@ def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None
         if is_ == "nonconstant" and value is not UNKNOWN:
             return False
         if has_equals and (value is UNKNOWN or (value != equals and _as_text(value) != str(equals))):
+            return False
+        if mask is not None and not (isinstance(value, int) and value & mask):
             return False
         if regex is not None:
             text = _as_text(value)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import codecs
 import functools
+import stat
 import zlib
 from typing import Any, Callable
 
@@ -72,6 +73,7 @@ class PythonFile:
         self._tables: tuple[dict[str, str], dict[str, list[tuple[int, Node, int | None]]]] | None = None
         self._resolving: set[str] = set()
         self._fold_cache: dict[int, Any] = {}
+        self._callee_cache: dict[int, Any] = {}
 
     # -- tables -----------------------------------------------------------------------------
     def _build(self) -> tuple[dict[str, str], dict[str, list[tuple[int, Node, int | None]]]]:
@@ -118,6 +120,12 @@ class PythonFile:
     # -- names ------------------------------------------------------------------------------
     def callee(self, node: Node) -> str | None:
         """Dotted, alias-resolved name of a call's function (`node` is the call or the function)."""
+        cached = self._callee_cache.get(node.id, self)
+        if cached is self:
+            cached = self._callee_cache[node.id] = self._callee(node)
+        return cached  # type: ignore[return-value]
+
+    def _callee(self, node: Node) -> str | None:
         fn = node
         if node.type == "call":
             parent = node.parent
@@ -278,6 +286,8 @@ class PythonFile:
             return self._fold_call(node, d, env)
         if kind in ("list_comprehension", "generator_expression"):
             return self._fold_comprehension(node, d, env)
+        if kind == "attribute":
+            return _CONSTANTS.get(self.dotted(node, d) or "", UNKNOWN)
         return UNKNOWN
 
     def _fold_string(self, node: Node, depth: int, env: dict[str, Any]) -> Any:
@@ -443,3 +453,7 @@ _DECODERS: dict[str, Callable[..., Any]] = {
     "codecs.decode": _codecs_decode,
     "zlib.decompress": _zlib,
 }
+
+
+# Module constants worth folding (permission bits for chmod rules).
+_CONSTANTS: dict[str, Any] = {f"stat.{name}": getattr(stat, name) for name in dir(stat) if name.startswith("S_I")}
