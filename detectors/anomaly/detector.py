@@ -39,7 +39,7 @@ class AnomalyDetector:
         self.language = baseline.settings["language"]
         self.kind = baseline.settings["model"]
         self.threshold = float(threshold if threshold is not None else baseline.settings["threshold_percentile"])
-        self.model = fit_model(baseline.matrix, self.kind)
+        self.model = fit_model(baseline.matrix, self.kind, baseline.settings["feature_names"])
         self.stats = BaselineStats.of(baseline.matrix, baseline.settings["feature_names"], self.model.scale)
 
     @classmethod

@@ -30,6 +30,14 @@ STATE_FILE = "baseline.json"
 MATRIX_FILE = "features.npz"
 
 
+# The model's view of a feature vector. Wide groups of small shares (57 node types, 40 hash buckets)
+# would drown the few features that matter in a forest that picks features uniformly, so node-type
+# shares enter as their top principal components and hashed buckets stay out (they still explain).
+PROJECTED_PREFIX = "node."
+PROJECTED_COMPONENTS = 3
+DROPPED_PREFIXES = ("call.bucket_", "module.bucket_")
+
+
 def robust_center_scale(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature median and a spread that is never zero (IQR/1.349, else std, else 1)."""
     median = np.median(matrix, axis=0)
@@ -44,7 +52,7 @@ def _estimator(kind: str, n_rows: int) -> Any:
     if kind == "isolation-forest":
         from sklearn.ensemble import IsolationForest
 
-        return IsolationForest(n_estimators=200, max_samples=min(512, n_rows), random_state=RANDOM_STATE)
+        return IsolationForest(n_estimators=200, max_samples=min(1024, n_rows), random_state=RANDOM_STATE)
     if kind == "lof":
         from sklearn.neighbors import LocalOutlierFactor
 
@@ -62,16 +70,17 @@ class FittedModel:
 
     kind: str
     estimator: Any
-    median: np.ndarray
+    median: np.ndarray  # of the full feature vector (explanations use these)
     scale: np.ndarray
+    view: FeatureView
     train_scores: np.ndarray  # sorted, higher = more anomalous
 
     def transform(self, matrix: np.ndarray) -> np.ndarray:
-        """What the estimator sees: raw features for trees, robust z-scores for distance models."""
-        matrix = np.asarray(matrix, dtype=np.float32)
+        """What the estimator sees: the view, raw for trees, robust z-scores for distance models."""
+        x = self.view.apply(np.asarray(matrix, dtype=np.float32))
         if self.kind == "isolation-forest":
-            return matrix
-        return np.clip((matrix - self.median) / self.scale, -50, 50)
+            return x
+        return np.clip((x - self.view.median) / self.view.scale, -50, 50)
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
         """Anomaly scores, higher = more anomalous."""
@@ -82,12 +91,39 @@ class FittedModel:
         return 100.0 * np.searchsorted(self.train_scores, scores, side="left") / max(len(self.train_scores), 1)
 
 
-def fit_model(matrix: np.ndarray, kind: str = DEFAULT_MODEL) -> FittedModel:
-    """Fit `kind` on `matrix` deterministically (same matrix -> same scores)."""
+@dataclasses.dataclass
+class FeatureView:
+    """Kept columns plus a PCA projection of the projected group (numpy SVD: deterministic)."""
+
+    keep: np.ndarray  # column indices passed through
+    project: np.ndarray  # column indices projected
+    mean: np.ndarray
+    components: np.ndarray  # [k, len(project)]
+    median: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))  # of the view's output
+    scale: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
+
+    @classmethod
+    def fit(cls, matrix: np.ndarray, names: list[str]) -> FeatureView:
+        keep = np.array([i for i, n in enumerate(names) if not n.startswith((PROJECTED_PREFIX, *DROPPED_PREFIXES))])
+        project = np.array([i for i, n in enumerate(names) if n.startswith(PROJECTED_PREFIX)], dtype=int)
+        block = matrix[:, project].astype(np.float64)
+        mean = block.mean(axis=0)
+        _, _, vt = np.linalg.svd(block - mean, full_matrices=False)
+        view = cls(keep, project, mean, vt[:PROJECTED_COMPONENTS])
+        view.median, view.scale = robust_center_scale(view.apply(matrix))
+        return view
+
+    def apply(self, matrix: np.ndarray) -> np.ndarray:
+        projected = (matrix[:, self.project].astype(np.float64) - self.mean) @ self.components.T
+        return np.hstack([matrix[:, self.keep], projected.astype(np.float32)])
+
+
+def fit_model(matrix: np.ndarray, kind: str, names: list[str]) -> FittedModel:
+    """Fit `kind` on `matrix` (columns named by `names`) deterministically: same matrix, same scores."""
     matrix = np.asarray(matrix, dtype=np.float32)
     median, scale = robust_center_scale(matrix)
     model = FittedModel(kind, _estimator(kind, len(matrix)), median.astype(np.float32), scale.astype(np.float32),
-                        np.empty(0))
+                        FeatureView.fit(matrix, names), np.empty(0))
     x = model.transform(matrix)  # trees are scale-free and see raw values; distance models see z-scores
     if kind == "ocsvm" and len(x) > OCSVM_MAX_ROWS:
         x = x[subsample_indices(len(x), OCSVM_MAX_ROWS)]
