@@ -1,0 +1,249 @@
+"""The diff-aware gate behind `trustcheck ci`, `trustcheck ci --staged` and `trustcheck scan --diff`.
+
+    change (base..head) -> files it touches -> detectors on the head contents -> findings on added
+    or modified lines (every line of a new file) -> suppressions -> baseline -> ScanResult
+
+In CI mode (`tamper_proof=True`) the pull request is judged by the base branch's rules: the
+configuration ([tool.trustcheck] in pyproject.toml), rule folders it names and the findings
+baseline are read from the base commit with `git show`, suppression comments the change adds are
+reported (rule `ci-new-suppression`) instead of obeyed, and configuration edits that would weaken
+the gate are reported (rule `ci-config-weakened`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import posixpath
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trustcheck import tamper
+from trustcheck.baseline import BASELINE_FILE, Baseline
+from trustcheck.errors import TrustcheckError
+from trustcheck.findings import Finding
+from trustcheck.git import INDEX, WORKTREE, FileChange, Repo
+from trustcheck.sources import Source
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id for the empty tree
+
+
+@dataclasses.dataclass
+class GateOptions:
+    base: str | None = None  # None: from the CI variables (ci) or HEAD (staged)
+    head: str | None = None  # None: HEAD (ci), the index (staged), the working tree (diff)
+    mode: str = "ci"  # "ci" | "staged" | "diff"
+    allow_new_suppressions: bool = False
+    allow_dirty: bool = False
+    baseline: str | None = BASELINE_FILE  # repo-relative; None: no baseline
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)  # CLI flags over config
+
+    @property
+    def tamper_proof(self) -> bool:
+        return self.mode == "ci"
+
+
+@dataclasses.dataclass
+class GateRun:
+    """What the gate saw: the result to report plus the context a reporter or test may want."""
+
+    result: Any  # trustcheck.pipeline.ScanResult
+    config: Any  # trustcheck.config.Config that judged the change
+    base: str  # the commit the change is measured from (merge base in CI)
+    head: str  # a commit id, INDEX or WORKTREE
+    changes: list[FileChange]
+
+
+def default_base(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    """The ref a CI job's change targets: GitHub's GITHUB_BASE_REF, GitLab's
+    CI_MERGE_REQUEST_TARGET_BRANCH_NAME (both as origin/<branch>), else origin/HEAD."""
+    for name in ("GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"):
+        branch = env.get(name, "").strip()
+        if branch:
+            return f"origin/{branch}"
+    return "origin/HEAD"
+
+
+def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateRun:
+    """Judge one change; see the module docstring. Raises TrustcheckError for what a user can fix."""
+    from trustcheck import pipeline
+
+    repo = Repo.discover(start)
+    base, head, trusted_at = _sides(repo, options)
+    display = _display(repo)
+    changes = [c for c in repo.changes(base, head) if c.status != "deleted"]
+    config = tamper.load_config_at(repo, trusted_at, options.overrides)
+    extra: list[Finding] = []
+    if options.tamper_proof:
+        extra += _tampering(repo, config, head, changes, options, display)
+
+    by_path = {c.path: c for c in changes}
+    contents = repo.read(head, sorted(by_path))
+    sources = _sources(by_path, contents, config, display)
+    change_of = {display(p): c for p, c in by_path.items()}  # finding path -> its change
+
+    refused: dict[str, list[Any]] = {}
+    if options.tamper_proof and not options.allow_new_suppressions:
+        base_contents = repo.read(base, sorted({c.old_path for c in changes if c.old_path}))
+        for source in sources:
+            change = change_of[source.path]
+            fresh = tamper.new_suppressions(source.content, base_contents.get(change.old_path or ""), change)
+            refused[source.path] = [s for s in fresh if s.rule_ids]
+            extra += [tamper.suppression_finding(source.path, s) for s in refused[source.path]]
+    scanned = pipeline.scan_sources(sources, config, obey=lambda path, s: s not in refused.get(path, ()),
+                                    detectors=_changed_functions_only(config, change_of))
+    kept = [f for f in scanned.findings if change_of[f.path].touches(f.line, f.end_line)]
+    on_changed = len(kept)
+
+    baselined = 0
+    if options.baseline:
+        baseline = _load_baseline(repo, options.baseline, trusted_at)
+        if baseline is not None:
+            repo_path = {display(p): p for p in by_path}
+            kept, old = _split_baseline(baseline, kept, options.baseline, by_path, contents, repo_path)
+            baselined = len(old)
+
+    findings = sorted(kept + extra, key=lambda f: (f.path, f.line, f.column, f.rule_id))
+    stats = {**scanned.stats, "findings": len(findings), "changed_files": len(changes), "scanned_files": len(sources),
+             "findings_on_changed_lines": on_changed, "baselined": baselined, "base": base[:12],
+             "head": head if head in (INDEX, WORKTREE) else head[:12]}
+    result = pipeline.ScanResult(findings=findings, errors=scanned.errors, stats=stats)
+    return GateRun(result, config, base, head, changes)
+
+
+class _ChangedFunctionsDetector:
+    """Wraps the anomaly detector so it scores only the functions a change added or edited."""
+
+    def __init__(self, inner: Any, ranges: dict[str, list[tuple[int, int]] | None]):
+        self.inner, self.ranges, self.name = inner, ranges, inner.name
+
+    def detect(self, source: Source) -> list[Finding]:
+        found: list[Finding] = self.inner.score_functions(source, self.ranges.get(source.path))
+        return found
+
+
+def _changed_functions_only(config: Any, change_of: dict[str, FileChange]) -> list[Any] | None:
+    """The config's detectors with the anomaly one narrowed to changed functions; None (the
+    pipeline's own, possibly parallel, choice) when no detector scores functions."""
+    from trustcheck import pipeline
+
+    detectors = pipeline.detectors_for(config)
+    if not any(hasattr(d, "score_functions") for d in detectors):
+        return None
+    ranges = {p: None if c.status == "added" else _ranges(c.added_lines) for p, c in change_of.items()}
+    return [_ChangedFunctionsDetector(d, ranges) if hasattr(d, "score_functions") else d for d in detectors]
+
+
+def _tampering(repo: Repo, config: Any, head: str, changes: list[FileChange], options: GateOptions,
+               display: Callable[[str], str]) -> list[Finding]:
+    """ci-config-weakened / ci-baseline-edited findings for what the change does to the gate."""
+    found: list[Finding] = []
+    touched = {c.path for c in changes}
+    if tamper.CONFIG_FILE in touched:
+        try:
+            head_config = tamper.load_config_at(repo, head, options.overrides, quiet=True)
+        except TrustcheckError as exc:
+            found.append(tamper.broken_config(str(exc), display(tamper.CONFIG_FILE)))
+        else:
+            found += tamper.config_weakening(repo, config, head_config, head, display)
+    if options.baseline and options.baseline in touched:
+        found.append(tamper.baseline_edited(display(options.baseline)))
+    return found
+
+
+def _split_baseline(baseline: Baseline, findings: list[Finding], baseline_path: str, by_path: dict[str, FileChange],
+                    contents: dict[str, bytes | None], repo_path: dict[str, str]) -> tuple[list[Finding], list[Finding]]:
+    """Baseline paths are relative to the baseline file's folder and name the base side of a
+    renamed file; context lines come from the head contents."""
+    folder = posixpath.dirname(baseline_path)
+    base_side = {p: c.old_path or p for p, c in by_path.items()}
+    head_side = {posixpath.relpath(old, folder or "."): head for head, old in base_side.items()}
+    cache: dict[str, list[str] | None] = {}
+
+    def lines_for(rel: str) -> list[str] | None:
+        if rel not in cache:
+            content = contents.get(head_side.get(rel, rel))
+            cache[rel] = None if content is None else content.decode("utf-8", "replace").splitlines()
+        return cache[rel]
+
+    def path_of(path: str) -> str:
+        return posixpath.relpath(base_side[repo_path[path]], folder or ".")
+
+    return baseline.split(findings, lines_for, path_of=path_of)
+
+
+def _ranges(lines: frozenset[int]) -> list[tuple[int, int]]:
+    """Sorted line numbers as inclusive (start, end) runs."""
+    runs: list[tuple[int, int]] = []
+    for n in sorted(lines):
+        if runs and runs[-1][1] == n - 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def _sides(repo: Repo, options: GateOptions) -> tuple[str, str, str]:
+    """(diff base, head side, where trusted config comes from) for the mode."""
+    if options.mode == "staged":
+        base = repo.resolve(options.base) if options.base else (
+            repo.resolve("HEAD") if repo.has_ref("HEAD") else EMPTY_TREE)
+        return base, INDEX, WORKTREE
+    if options.mode == "diff":
+        ref = repo.resolve(options.base or "HEAD")
+        base = repo.merge_base(ref, repo.resolve("HEAD")) if repo.has_ref("HEAD") else ref
+        return base, WORKTREE, WORKTREE
+    head = repo.resolve(options.head or "HEAD")
+    if options.head is None and not options.allow_dirty:
+        dirty = repo.dirty_files()
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            raise TrustcheckError(
+                f"the working tree has uncommitted changes ({shown}); `trustcheck ci` judges commit "
+                f"{head[:12]}, so those edits would not be checked and the result would not describe the files on disk",
+                hint="commit them, pass --allow-dirty to judge the commit anyway, or use `trustcheck scan --diff REF` "
+                     "to check uncommitted work")
+    base_ref = repo.resolve(options.base or default_base())
+    base = repo.merge_base(base_ref, head)
+    return base, head, base
+
+
+def _sources(by_path: dict[str, FileChange], contents: dict[str, bytes | None], config: Any,
+             display: Callable[[str], str]) -> list[Source]:
+    """Sources for the changed files trustcheck has a language for and the config does not exclude
+    (exclude patterns are relative to the repository root, where the trusted config lives)."""
+    import pathspec
+
+    from detectors.languages import language_for
+
+    exclude = pathspec.GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
+    sources = []
+    for path in sorted(by_path):
+        content = contents.get(path)
+        if content is None or (exclude is not None and exclude.match_file(path)):
+            continue
+        language = language_for(path, content[:256])
+        if language is not None:
+            sources.append(Source(display(path), language, content))
+    return sources
+
+
+def _display(repo: Repo) -> Callable[[str], str]:
+    """Repo-relative path -> the path findings carry (relative to the working directory)."""
+    cwd = os.path.realpath(os.getcwd())
+    root = os.path.realpath(repo.root)
+    if cwd == root:
+        return lambda p: p
+    return lambda p: Path(os.path.relpath(os.path.join(root, p), cwd)).as_posix()
+
+
+def _load_baseline(repo: Repo, path: str, at: str) -> Baseline | None:
+    if at == WORKTREE:
+        full = repo.root / path
+        return Baseline.load(full) if full.exists() else None
+    content = repo.show(at, path)
+    return None if content is None else Baseline.loads(content, where=f"{path} at {at[:12]}")
+
+
+__all__ = ["GateOptions", "GateRun", "default_base", "run_gate"]
