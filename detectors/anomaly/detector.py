@@ -61,9 +61,17 @@ class AnomalyDetector:
         return self.score_functions(source, None)
 
     def score_functions(self, source: Source, line_ranges: list[tuple[int, int]] | None) -> list[Finding]:
-        """Findings for units overlapping any (start, end) 1-based inclusive line range; all when None."""
+        """Findings for units overlapping any (start, end) 1-based inclusive line range; all when None.
+
+        The CI gate passes the changed lines of a diff so that only added or edited functions count.
+        """
+        return self.findings_for(source, self.score_units(source), line_ranges)
+
+    def findings_for(self, source: Source, scored: list[tuple[Unit, float, float]],
+                     line_ranges: list[tuple[int, int]] | None = None) -> list[Finding]:
+        """Findings for already scored units (see score_units), optionally limited to line ranges."""
         findings = []
-        for unit, score, percentile in self.score_units(source):
+        for unit, score, percentile in scored:
             if line_ranges is not None and not any(a <= unit.end_line and unit.start_line <= b for a, b in line_ranges):
                 continue
             if percentile >= self.threshold:

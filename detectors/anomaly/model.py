@@ -36,6 +36,10 @@ MATRIX_FILE = "features.npz"
 PROJECTED_PREFIX = "node."
 PROJECTED_COMPONENTS = 3
 DROPPED_PREFIXES = ("call.bucket_", "module.bucket_")
+# A forest never splits on a feature that is constant in its baseline (no network code anywhere:
+# cap.network is always 0), so it cannot see a unit that is new in exactly that way. Each view
+# feature outside the range the baseline spans adds this many baseline score std-devs.
+NOVELTY_WEIGHT = 2.0
 
 
 def robust_center_scale(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +78,7 @@ class FittedModel:
     scale: np.ndarray
     view: FeatureView
     train_scores: np.ndarray  # sorted, higher = more anomalous
+    novelty_step: float = 0.0  # score added per out-of-range feature (NOVELTY_WEIGHT baseline std-devs)
 
     def transform(self, matrix: np.ndarray) -> np.ndarray:
         """What the estimator sees: the view, raw for trees, robust z-scores for distance models."""
@@ -83,8 +88,9 @@ class FittedModel:
         return np.clip((x - self.view.median) / self.view.scale, -50, 50)
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
-        """Anomaly scores, higher = more anomalous."""
-        return -self.estimator.score_samples(self.transform(matrix))
+        """Anomaly scores, higher = more anomalous: the estimator's, plus the novelty term."""
+        base = -self.estimator.score_samples(self.transform(matrix))
+        return base + self.novelty_step * self.view.novel_counts(self.view.apply(np.asarray(matrix, np.float32)))
 
     def percentiles(self, scores: np.ndarray) -> np.ndarray:
         """Share of baseline units (0..100) scoring strictly below each score."""
@@ -101,6 +107,8 @@ class FeatureView:
     components: np.ndarray  # [k, len(project)]
     median: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))  # of the view's output
     scale: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
+    low: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))  # range the baseline spans
+    high: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
 
     @classmethod
     def fit(cls, matrix: np.ndarray, names: list[str]) -> FeatureView:
@@ -110,8 +118,14 @@ class FeatureView:
         mean = block.mean(axis=0)
         _, _, vt = np.linalg.svd(block - mean, full_matrices=False)
         view = cls(keep, project, mean, vt[:PROJECTED_COMPONENTS])
-        view.median, view.scale = robust_center_scale(view.apply(matrix))
+        seen = view.apply(matrix)
+        view.median, view.scale = robust_center_scale(seen)
+        view.low, view.high = seen.min(axis=0) - 1e-6, seen.max(axis=0) + 1e-6
         return view
+
+    def novel_counts(self, x: np.ndarray) -> np.ndarray:
+        """Per row of view output: how many features fall outside the baseline's range."""
+        return ((x < self.low) | (x > self.high)).sum(axis=1)
 
     def apply(self, matrix: np.ndarray) -> np.ndarray:
         projected = (matrix[:, self.project].astype(np.float64) - self.mean) @ self.components.T
@@ -129,9 +143,11 @@ def fit_model(matrix: np.ndarray, kind: str, names: list[str]) -> FittedModel:
         x = x[subsample_indices(len(x), OCSVM_MAX_ROWS)]
     model.estimator.fit(x)
     if kind == "lof":  # novelty LOF must not score its own training rows: use the fit-time factors
-        model.train_scores = np.sort(-model.estimator.negative_outlier_factor_)
+        base = -model.estimator.negative_outlier_factor_
     else:
-        model.train_scores = np.sort(model.raw_scores(matrix))
+        base = -model.estimator.score_samples(model.transform(matrix))
+    model.novelty_step = NOVELTY_WEIGHT * float(base.std())
+    model.train_scores = np.sort(base)  # baseline rows are in range by construction: novelty adds 0
     return model
 
 
