@@ -122,6 +122,7 @@ def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None
     equals = spec.get("equals")
     regex = _regex(spec, "regex")
     names = _patterns(spec, "names")
+    expand = bool(spec.get("expand", False))
     mask = spec.get("mask")
     if mask is not None and not isinstance(mask, int):
         raise TrustcheckError("mask: expected an integer (e.g. 0o002)")
@@ -131,6 +132,8 @@ def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None
             return is_ == "absent"
         if is_ == "absent":
             return False
+        if expand:
+            node = _outermost_expression(node)
         need_value = is_ in ("truthy", "falsy", "constant", "nonconstant") or has_equals or regex is not None or mask is not None
         value = ctx.resolver.fold(node) if need_value else UNKNOWN
         if is_ == "truthy" and (value is UNKNOWN or not value):
@@ -158,6 +161,19 @@ def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None
         return True
 
     return check
+
+
+_BUILDERS = frozenset({"binary_operator", "concatenated_string", "parenthesized_expression", "binary_expression", "concatenation"})
+
+
+def _outermost_expression(node: Node) -> Node:
+    """The largest string-building expression (`a + b`, `"a" "b"`, parentheses) around `node`."""
+    for _ in range(MAX_ANCESTORS):
+        parent = node.parent
+        if parent is None or parent.type not in _BUILDERS:
+            break
+        node = parent
+    return node
 
 
 def _callee(spec: dict[str, Any], language: str) -> Predicate:
