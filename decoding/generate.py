@@ -74,6 +74,16 @@ def score_text(loaded: Loaded, prompt: str, text: str) -> list[tuple[str, float]
     return list(zip(tok.convert_ids_to_tokens(targets.tolist()), lps))
 
 
+def unique_names(target: Loaded, validators: list[Loaded]) -> list[Loaded]:
+    """Validators keyed by name in the trace: make every name distinct from the target's and each other's."""
+    seen = {target.name}
+    for i, v in enumerate(validators):
+        if v.name in seen:
+            v.name = f"{v.name}-validator{i + 1}"
+        seen.add(v.name)
+    return validators
+
+
 def make_drafters(strategy: str, drafter: Loaded | None, confidence: float) -> list[Drafter]:
     if strategy == "ngram":
         return [NGramDrafter()]
@@ -106,7 +116,7 @@ def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any =
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     tgt = resolve(target)
     drf = resolve(drafter) if drafter is not None and strategy not in ("autoregressive", "ngram") else None
-    vals = [resolve(v) for v in validators]
+    vals = unique_names(tgt, [resolve(v) for v in validators])
     tok = tgt.tokenizer
     inline = [ModelVerifier(v.model, v.name) for v in vals if same_tokenizer(v.tokenizer, tok)]
     posthoc = [v for v in vals if not same_tokenizer(v.tokenizer, tok)]
@@ -117,7 +127,8 @@ def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any =
     def on_tokens(ids: list[int]) -> None:  # incremental detokenisation for streaming
         generated.extend(ids)
         text = tok.decode(generated, skip_special_tokens=True)
-        if on_token is not None and len(text) > len(emitted[0]):
+        # hold back a trailing partial UTF-8 sequence (decoded as U+FFFD) until it completes
+        if on_token is not None and len(text) > len(emitted[0]) and not text.endswith("\ufffd"):
             on_token(text[len(emitted[0]):])
             emitted[0] = text
 
@@ -129,6 +140,8 @@ def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any =
                              sampling=sampling, eos_token_id=tok.eos_token_id, extra_verifiers=inline,
                              on_tokens=on_tokens if on_token is not None else None, generator=generator)
         text = tok.decode(trace.tokens, skip_special_tokens=True)
+        if on_token is not None and text.startswith(emitted[0]) and len(text) > len(emitted[0]):
+            on_token(text[len(emitted[0]):])  # flush what was held back
         if calibrate and trace.tokens:
             full = torch.cat([prompt_ids, torch.tensor(trace.tokens)])
             trace.t_single = measure_single_step(verifier, full[:-1] if full.shape[0] > 1 else full)

@@ -107,3 +107,29 @@ def harness():
 
     return SimpleNamespace(tiny_llama=tiny_llama, perturbed=perturbed, greedy_reference=greedy_reference,
                            make_prompts=make_prompts, fake_verifier=fake_verifier, VOCAB=VOCAB)
+
+
+CORPUS = ["def add(a, b):\n    return a + b\n", "import os\nprint(os.getcwd())\n",
+          "for i in range(10):\n    print(i * i)\n", "class Point:\n    def __init__(self, x):\n        self.x = x\n"]
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """A small byte-level BPE (about 300 tokens) trained on a few code lines."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<eos>"], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS * 3, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>")
+
+
+@pytest.fixture(scope="session")
+def lm_pair(tokenizer):
+    """(target, drafter) tiny Llamas over the tokenizer's vocabulary; the drafter agrees partly."""
+    target = tiny_llama(11, vocab=len(tokenizer))
+    return target, perturbed(target, 0.3, seed=12)
