@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,10 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
             baselined = len(old)
 
     findings = sorted(kept + extra, key=lambda f: (f.path, f.line, f.column, f.rule_id))
-    stats = {**scanned.stats, "findings": len(findings), "changed_files": len(changes), "scanned_files": len(sources),
+    severities = Counter(f.severity for f in findings)
+    stats = {**scanned.stats, "findings": len(findings),
+             "by_severity": {s.value: severities[s] for s in sorted(severities, key=lambda s: -s.rank)},
+             "by_detector": dict(sorted(Counter(f.detector for f in findings).items())), "changed_files": len(changes), "scanned_files": len(sources),
              "findings_on_changed_lines": on_changed, "baselined": baselined, "base": base[:12],
              "head": head if head in (INDEX, WORKTREE) else head[:12]}
     result = pipeline.ScanResult(findings=findings, errors=scanned.errors, stats=stats)

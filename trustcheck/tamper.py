@@ -88,12 +88,14 @@ def config_weakening(repo: Repo, base: Any, head: Any, head_ref: str, display: A
         if why is None:
             continue
         key = name.replace("_", "-")
+        line = _key_line(lines, key)
         findings.append(Finding(
             rule_id=WEAKENED, detector="ci", severity=Severity.HIGH, confidence=Confidence.HIGH,
             message=(f"This change edits [tool.trustcheck] {key} in a way that would weaken the gate ({why}). "
                      f"The gate judged it with the base branch's setting; a maintainer should review the edit."),
-            path=display(CONFIG_FILE), line=_key_line(lines, key), evidence={"key": key, "base": _plain(old), "head": _plain(new)},
-        ).with_fingerprint())
+            path=display(CONFIG_FILE), line=line, snippet=lines[line - 1] if line <= len(lines) else "",
+            evidence={"key": key, "base": _plain(old), "head": _plain(new)},
+        ).with_fingerprint(len(findings)))
     return findings
 
 

@@ -79,10 +79,27 @@ def emit(result: Any, config: Any, fmt: str, output: Path | None, also: list[str
 def render(result: Any, config: Any, fmt: str) -> str:
     from trustcheck import reporters
 
-    reporter = reporters.REPORTERS.get(fmt)
+    reporter = reporters.REPORTERS.get(fmt) or _gate_reporter(fmt)
     if reporter is None:
         raise TrustcheckError(f"unknown report format {fmt!r}", hint=f"use one of {', '.join(reporters.REPORTERS)}")
     return reporter(result, _report_context(config))
+
+
+def _gate_reporter(fmt: str) -> Any:
+    """The gate's own formats, in case the shared registry does not list them."""
+    if fmt == "markdown":
+        from trustcheck.reporters.markdown import report_markdown
+
+        return report_markdown
+    if fmt == "github":
+        from trustcheck.reporters.github import report_github
+
+        return report_github
+    if fmt == "codequality":
+        from trustcheck.reporters.codequality import report_codequality
+
+        return report_codequality
+    return None
 
 
 def _report_context(config: Any) -> Any:
