@@ -120,7 +120,10 @@ class FeatureView:
         view = cls(keep, project, mean, vt[:PROJECTED_COMPONENTS])
         seen = view.apply(matrix)
         view.median, view.scale = robust_center_scale(seen)
-        view.low, view.high = seen.min(axis=0) - 1e-6, seen.max(axis=0) + 1e-6
+        low, high = seen.min(axis=0), seen.max(axis=0)
+        # a margin so that near-misses of a narrow range (a slightly longer name) are not "new"
+        margin = 0.25 * (high - low) + 0.05 * np.maximum(np.abs(low), np.abs(high)) + 1e-6
+        view.low, view.high = low - margin, high + margin
         return view
 
     def novel_counts(self, x: np.ndarray) -> np.ndarray:
@@ -146,7 +149,8 @@ def fit_model(matrix: np.ndarray, kind: str, names: list[str]) -> FittedModel:
         base = -model.estimator.negative_outlier_factor_
     else:
         base = -model.estimator.score_samples(model.transform(matrix))
-    model.novelty_step = NOVELTY_WEIGHT * float(base.std())
+    # A tiny or uniform baseline has (almost) no score spread: fall back to a share of the typical score.
+    model.novelty_step = NOVELTY_WEIGHT * max(float(base.std()), 0.05 * abs(float(np.median(base))), 1e-3)
     model.train_scores = np.sort(base)  # baseline rows are in range by construction: novelty adds 0
     return model
 
