@@ -19,6 +19,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from trustcheck.errors import TrustcheckError
 from trustcheck.findings import Finding
@@ -45,11 +46,14 @@ class BaselineEntry:
 class Baseline:
     entries: list[BaselineEntry]
 
-    def split(self, findings: Iterable[Finding], lines_for: LinesFor, *,
-              path_of: Callable[[str], str] = lambda p: p) -> tuple[list[Finding], list[Finding]]:
+    def split(self, findings: Iterable[Finding], lines_for: LinesFor, *, path_of: Callable[[str], str] = lambda p: p,
+              changed: Callable[[Finding], bool] | None = None) -> tuple[list[Finding], list[Finding]]:
         """(new, baselined): which findings the baseline does not cover, and which it does.
-        `path_of` maps a finding's path to the baseline's relative path (and renames)."""
-        findings = sorted(findings, key=lambda f: (f.path, f.line, f.column, f.rule_id))
+        `path_of` maps a finding's path to the baseline's relative path (and renames). Pass every
+        finding of a file, not only those on changed lines; `changed(f)` says which ones a change
+        touched, and entries go to untouched findings first, so a copy of a baselined finding
+        added next to it (above or below) is the one reported."""
+        findings = sorted(findings, key=lambda f: (changed(f) if changed else False, f.path, f.line, f.column, f.rule_id))
         keys = [fingerprints(f.rule_id, path_of(f.path), lines_for(path_of(f.path)), f.line) for f in findings]
         by_context: dict[str, int] = defaultdict(int)
         by_line: dict[str, int] = defaultdict(int)
@@ -70,8 +74,11 @@ class Baseline:
             if not matched[i] and by_line[line_hash] > 0:
                 by_line[line_hash] -= 1
                 matched[i] = True
-        new = [f for f, m in zip(findings, matched) if not m]
-        old = [f for f, m in zip(findings, matched) if m]
+        def order(f: Finding) -> tuple[str, int, int, str]:
+            return (f.path, f.line, f.column, f.rule_id)
+
+        new = sorted((f for f, m in zip(findings, matched) if not m), key=order)
+        old = sorted((f for f, m in zip(findings, matched) if m), key=order)
         return new, old
 
     def dumps(self) -> str:
@@ -153,3 +160,13 @@ def _normalise(line: str) -> str:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+
+
+def filter_result(result: Any, baseline_file: str | os.PathLike[str]) -> Any:
+    """A copy of a ScanResult holding only the findings `baseline_file` does not cover (paths in
+    the baseline are relative to its folder); `stats["baselined"]` counts the ones it hid. For
+    `trustcheck scan --baseline FILE` (the CI gate does its own matching)."""
+    baseline = Baseline.load(baseline_file)
+    root = Path(baseline_file).resolve().parent
+    new, old = baseline.split(result.findings, disk_lines(root), path_of=relative_to(root))
+    return dataclasses.replace(result, findings=new, stats={**result.stats, "findings": len(new), "baselined": len(old)})

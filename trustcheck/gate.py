@@ -39,6 +39,7 @@ class GateOptions:
     allow_dirty: bool = False
     baseline: str | None = BASELINE_FILE  # repo-relative; None: no baseline
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)  # CLI flags over config
+    config: Any = None  # a Config already loaded (scan --diff); never used in CI mode
 
     @property
     def tamper_proof(self) -> bool:
@@ -74,7 +75,10 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
     base, head, trusted_at = _sides(repo, options)
     display = _display(repo)
     changes = [c for c in repo.changes(base, head) if c.status != "deleted"]
-    config = tamper.load_config_at(repo, trusted_at, options.overrides)
+    if options.config is not None and not options.tamper_proof:
+        config = options.config
+    else:
+        config = tamper.load_config_at(repo, trusted_at, options.overrides)
     extra: list[Finding] = []
     if options.tamper_proof:
         extra += _tampering(repo, config, head, changes, options, display)
@@ -94,16 +98,21 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
             extra += [tamper.suppression_finding(source.path, s) for s in refused[source.path]]
     scanned = pipeline.scan_sources(sources, config, obey=lambda path, s: s not in refused.get(path, ()),
                                     detectors=_changed_functions_only(config, change_of))
-    kept = [f for f in scanned.findings if change_of[f.path].touches(f.line, f.end_line)]
-    on_changed = len(kept)
+    def touched(f: Finding) -> bool:
+        return change_of[f.path].touches(f.line, f.end_line)
 
+    kept = scanned.findings
+    on_changed = sum(1 for f in kept if touched(f))
     baselined = 0
     if options.baseline:
         baseline = _load_baseline(repo, options.baseline, trusted_at)
         if baseline is not None:
+            # Match against every finding in the changed files, untouched ones first, so the
+            # baseline's counts are spent on the code that was already there.
             repo_path = {display(p): p for p in by_path}
-            kept, old = _split_baseline(baseline, kept, options.baseline, by_path, contents, repo_path)
-            baselined = len(old)
+            kept, old = _split_baseline(baseline, kept, options.baseline, by_path, contents, repo_path, touched)
+            baselined = sum(1 for f in old if touched(f))
+    kept = [f for f in kept if touched(f)]
 
     findings = sorted(kept + extra, key=lambda f: (f.path, f.line, f.column, f.rule_id))
     severities = Counter(f.severity for f in findings)
@@ -114,6 +123,12 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
              "head": head if head in (INDEX, WORKTREE) else head[:12]}
     result = pipeline.ScanResult(findings=findings, errors=scanned.errors, stats=stats)
     return GateRun(result, config, base, head, changes)
+
+
+def scan_diff(ref: str, config: Any, *, baseline: str | None = BASELINE_FILE) -> Any:
+    """`trustcheck scan --diff REF`: findings on the lines the working tree (staged, unstaged and
+    untracked files) adds relative to where it forked from REF, judged by `config`; a ScanResult."""
+    return run_gate(GateOptions(base=ref, mode="diff", baseline=baseline, config=config)).result
 
 
 class _ChangedFunctionsDetector:
@@ -157,7 +172,8 @@ def _tampering(repo: Repo, config: Any, head: str, changes: list[FileChange], op
 
 
 def _split_baseline(baseline: Baseline, findings: list[Finding], baseline_path: str, by_path: dict[str, FileChange],
-                    contents: dict[str, bytes | None], repo_path: dict[str, str]) -> tuple[list[Finding], list[Finding]]:
+                    contents: dict[str, bytes | None], repo_path: dict[str, str],
+                    touched: Callable[[Finding], bool]) -> tuple[list[Finding], list[Finding]]:
     """Baseline paths are relative to the baseline file's folder and name the base side of a
     renamed file; context lines come from the head contents."""
     folder = posixpath.dirname(baseline_path)
@@ -174,7 +190,7 @@ def _split_baseline(baseline: Baseline, findings: list[Finding], baseline_path: 
     def path_of(path: str) -> str:
         return posixpath.relpath(base_side[repo_path[path]], folder or ".")
 
-    return baseline.split(findings, lines_for, path_of=path_of)
+    return baseline.split(findings, lines_for, path_of=path_of, changed=touched)
 
 
 def _ranges(lines: frozenset[int]) -> list[tuple[int, int]]:
@@ -250,4 +266,4 @@ def _load_baseline(repo: Repo, path: str, at: str) -> Baseline | None:
     return None if content is None else Baseline.loads(content, where=f"{path} at {at[:12]}")
 
 
-__all__ = ["GateOptions", "GateRun", "default_base", "run_gate"]
+__all__ = ["GateOptions", "GateRun", "default_base", "run_gate", "scan_diff"]

@@ -72,7 +72,7 @@ def _export(repo: Repo, at: str, paths: list[str], into: Path) -> None:
 
 def config_weakening(repo: Repo, base: Any, head: Any, head_ref: str, display: Any = str) -> list[Finding]:
     """Findings for each way `head`'s configuration would report less than `base`'s."""
-    findings = []
+    findings: list[Finding] = []
     lines = (repo.show(head_ref, CONFIG_FILE) or b"").decode("utf-8", "replace").splitlines()
     for field in dataclasses.fields(base):
         name = field.name
