@@ -106,6 +106,15 @@ def _node_text(node: Node) -> str:
     return (node.text or b"").decode("utf-8", errors="replace")
 
 
+def _equal(value: Any, expected: Any) -> bool:
+    """YAML scalar equality that keeps True apart from 1; text compares to text."""
+    if value is UNKNOWN:
+        return False
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return isinstance(value, bool) and isinstance(expected, bool) and value == expected
+    return bool(value == expected) or _as_text(value) == str(expected)
+
+
 def _capture(spec: dict[str, Any]) -> str:
     return str(spec.get("capture", "match"))
 
@@ -144,7 +153,7 @@ def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None
             return False
         if is_ == "nonconstant" and value is not UNKNOWN:
             return False
-        if has_equals and (value is UNKNOWN or (value != equals and _as_text(value) != str(equals))):
+        if has_equals and not _equal(value, equals):
             return False
         if mask is not None and not (isinstance(value, int) and value & mask):
             return False

@@ -196,6 +196,8 @@ class PythonFile:
         args = call.child_by_field_name("arguments")
         if args is None:
             return []
+        if args.type == "generator_expression":  # f(x for x in y)
+            return [args]
         return [a for a in args.named_children if a.type not in ("keyword_argument", "comment")]
 
     def argument(self, call: Node, name: str | None, position: int | None) -> Node | None:
@@ -360,7 +362,7 @@ class PythonFile:
 
     def _fold_comprehension(self, node: Node, depth: int, env: dict[str, Any]) -> Any:
         body = node.child_by_field_name("body")
-        clauses = [c for c in node.named_children if c is not body]
+        clauses = [c for c in node.named_children if body is None or c.id != body.id]
         if body is None or len(clauses) != 1 or clauses[0].type != "for_in_clause":
             return UNKNOWN
         left, right = clauses[0].child_by_field_name("left"), clauses[0].child_by_field_name("right")

@@ -1,0 +1,133 @@
+"""The engine: one combined query, findings' positions, dedupe, languages, deep nesting."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from detectors.rules import RuleDetector, load_rules
+from detectors.rules.engine import _combined
+from detectors.rules.model import rule_from_dict
+from detectors.rules.testing import lines, run_rule, shipped_rules
+from trustcheck.errors import TrustcheckError
+from trustcheck.sources import Source
+
+
+def _rule(rule_id: str, query: str, where: list | None = None, language: str = "python", requires: str | None = None):
+    return rule_from_dict(
+        {
+            "id": rule_id, "languages": [language], "severity": "low", "confidence": "low", "cwe": "CWE-1",
+            "message": "test rule message long enough to read", "query": query, "where": where or [],
+            **({"requires": requires} if requires else {}),
+            "docs": {"what": "w", "why": "w", "use_instead": "w", "references": ["r"]},
+            "examples": {"match": ["x"], "no_match": ["y"]},
+        }
+    )
+
+
+def test_finding_fields_are_one_based_with_snippet_and_rule_metadata() -> None:
+    findings = run_rule("py-eval-dynamic-code", "import os\nx = 1\n    \nif a:\n    eval(data)\n")
+    assert len(findings) == 1
+    f = findings[0]
+    assert (f.line, f.column, f.end_line, f.end_column) == (5, 5, 5, 15)
+    assert f.snippet == "    eval(data)"
+    assert f.detector == "rules" and f.cwe == "CWE-95" and f.path == "example"
+    assert f.severity.value == "medium" and f.confidence.value == "medium"
+
+
+def test_columns_count_characters_not_bytes() -> None:
+    f = run_rule("py-eval-dynamic-code", "s = 'ééé'; eval(x)\n")[0]
+    assert f.column == 12
+
+
+def test_multiline_snippet() -> None:
+    f = run_rule("py-subprocess-shell-true", "import subprocess\nsubprocess.run(\n    cmd,\n    shell=True)\n")[0]
+    assert (f.line, f.end_line) == (2, 4)
+    assert f.snippet.splitlines() == ["subprocess.run(", "    cmd,", "    shell=True)"]
+
+
+def test_combined_query_maps_patterns_to_rules() -> None:
+    a = _rule("py-test-a", "(call) @match\n(string) @match")
+    b = _rule("py-test-b", "(integer) @match")
+    c = _rule("py-test-c", "(identifier) @match", where=[{"regex": {"pattern": "^zz$"}}])
+    detector = RuleDetector([a, b, c])
+    groups = detector.groups("python")
+    assert len(groups) == 1 and groups[0].query.pattern_count == 4
+    assert groups[0].pattern_rule == (0, 0, 1, 2)
+    found = {(f.rule_id, f.line) for f in detector.detect(Source("t.py", "python", b"f('s')\n1\nzz\n"))}
+    assert found == {("py-test-a", 1), ("py-test-b", 2), ("py-test-c", 3)}
+
+
+def test_combined_query_is_cached_per_process() -> None:
+    rules = [_rule("py-test-a", "(call) @match")]
+    RuleDetector(rules).groups("python")
+    before = _combined.cache_info().hits
+    RuleDetector(rules).groups("python")
+    assert _combined.cache_info().hits == before + 1
+
+
+def test_same_node_reported_once_per_rule() -> None:
+    rule = _rule("py-test-dup", "(call) @match\n(call function: (identifier)) @match")
+    assert lines(RuleDetector([rule]).detect(Source("t.py", "python", b"f()\n"))) == [1]
+
+
+def test_requires_gates_a_rule_on_file_bytes() -> None:
+    rule = _rule("py-test-gated", "(call) @match", requires="needle")
+    detector = RuleDetector([rule])
+    assert detector.detect(Source("t.py", "python", b"f()\n")) == []
+    assert lines(detector.detect(Source("t.py", "python", b"f()  # needle\n"))) == [1]
+
+
+def test_rules_of_other_languages_do_not_run() -> None:
+    detector = RuleDetector(list(shipped_rules().values()))
+    findings = detector.detect(Source("t.go", "go", b"package main\nfunc main() { eval(x) }\n"))
+    assert all(not f.rule_id.startswith("py-") for f in findings)
+
+
+def test_typescript_runs_javascript_rules() -> None:
+    rule = _rule("js-test-eval", "(call_expression function: (identifier) @fn (#eq? @fn \"eval\")) @match", language="javascript")
+    detector = RuleDetector([rule])
+    for language in ("javascript", "typescript", "tsx"):
+        assert lines(detector.detect(Source("t", language, b"let x: number = 1;\neval(s);\n"))) == [2]
+
+
+def test_unknown_language_has_no_rules() -> None:
+    assert RuleDetector([]).detect(Source("t.py", "python", b"eval(x)")) == []
+
+
+@pytest.mark.parametrize("depth", [5000])
+def test_deep_nesting_never_raises_anything_but_a_user_error(depth: int) -> None:
+    detector = RuleDetector()
+    codes = [
+        "x = " + "(" * depth + "1" + ")" * depth + "\n",
+        "eval(" + "[" * depth + "]" * depth + ")\n",
+        "exec(" + "a + " * depth + "b)\n",
+        "import os\nos.system(" + "'a' + " * depth + "'b')\n",
+        "x = " + "-" * depth + "1\nexec(x)\n",
+    ]
+    for code in codes:
+        try:
+            detector.detect(Source("deep.py", "python", code.encode()))
+        except TrustcheckError as exc:
+            assert "deep.py" in str(exc)
+
+
+def test_binary_and_invalid_utf8_do_not_crash() -> None:
+    detector = RuleDetector()
+    detector.detect(Source("b.py", "python", b"\xff\xfe\x00\x00eval(x)\n\x80"))
+    detector.detect(Source("e.py", "python", b""))
+
+
+def test_shipped_pack_compiles_into_one_query_per_language() -> None:
+    detector = RuleDetector()
+    groups = detector.groups("python")
+    ungated = [g for g in groups if g.requires is None]
+    assert len(ungated) == 1
+    assert len(ungated[0].rules) == sum(1 for r in load_rules() if "python" in r.languages and r.requires is None)
+
+
+def test_rule_is_frozen() -> None:
+    rule = shipped_rules()["py-eval-dynamic-code"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.id = "x"  # type: ignore[misc]
