@@ -13,17 +13,26 @@ from decoding.protocols import Draft, Sampling
 EMPTY = torch.empty(0, dtype=torch.long)
 
 
+def make_lm(model: Any, fast: bool) -> Any:
+    """FastLM when asked for and the architecture allows it, else CachedLM (transformers forward)."""
+    from decoding.fastlm import FastLM, supports
+
+    return FastLM(model) if fast and supports(model) else CachedLM(model)
+
+
 class ModelDrafter:
     """A small causal LM drafting token by token from its own KV cache.
 
     confidence: in greedy mode, stop drafting early once the drafter's top probability falls below
     this (0 disables); a cheap adaptive draft length.
+    fast: run Llama-style drafters through `decoding.fastlm.FastLM` (static cache, lean forward);
+    other architectures always use transformers' forward with a DynamicCache.
     """
 
     def __init__(self, model: Any, name: str = "drafter", confidence: float = 0.0,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, fast: bool = True) -> None:
         self.name = name
-        self.lm = CachedLM(model)
+        self.lm = make_lm(model, fast)
         self.confidence = confidence
         self.generator = generator
 

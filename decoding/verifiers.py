@@ -6,15 +6,21 @@ from typing import Any
 
 import torch
 
-from decoding.cache import CachedLM, common_prefix_length
+from decoding.cache import common_prefix_length
 
 
 class ModelVerifier:
-    """Wraps a causal LM; `score(context, block)` -> log-probs [len(block)+1, V] (see protocols)."""
+    """Wraps a causal LM; `score(context, block)` -> log-probs [len(block)+1, V] (see protocols).
 
-    def __init__(self, model: Any, name: str = "target") -> None:
+    fast: use `decoding.fastlm.FastLM` for Llama-style models (no batched `score_batch` then).
+    Default off: the verifier is the reference, so by default it runs transformers' own forward.
+    """
+
+    def __init__(self, model: Any, name: str = "target", fast: bool = False) -> None:
+        from decoding.drafters import make_lm
+
         self.name = name
-        self.lm = CachedLM(model)
+        self.lm = make_lm(model, fast)
 
     @property
     def vocab_size(self) -> int:
@@ -35,6 +41,8 @@ class ModelVerifier:
         afterwards to keep row b (the others are dropped, and the cache is batch 1 again).
         """
         lm = self.lm
+        if not hasattr(lm, "cache"):
+            raise ValueError("batched verification needs the transformers forward: ModelVerifier(fast=False)")
         b, k = blocks.shape
         start = min(common_prefix_length(lm.ids[: lm.length], context), context.shape[0] - 1)
         lm.rollback(start)
