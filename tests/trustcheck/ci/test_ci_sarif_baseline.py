@@ -90,3 +90,12 @@ def test_baseline_edited_in_the_pr_is_not_used(baselined, capsys):
 def test_baseline_create_refuses_to_overwrite(baselined, capsys):
     assert main(["baseline", "create"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_identical_copy_inserted_above_a_baselined_finding_is_reported(baselined, capsys):
+    # git sees line 5 as added (trailing blanks differ) and the old line as unchanged at line 6;
+    # the baseline entry must go to the old one, so the copy above is reported.
+    baselined.commit_files({"legacy.py": LEGACY.replace(EXEC, EXEC.replace("\n", "  \n") + EXEC)})
+    code = main(["ci", "--base", "main", "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert code == 1 and {f["line"] for f in findings} == {5}
