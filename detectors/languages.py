@@ -35,6 +35,12 @@ LANGUAGES: dict[str, LanguageSpec] = {
         LanguageSpec("tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), (), "//"),
         LanguageSpec("go", "tree_sitter_go", "language", (".go",), (), "//"),
         LanguageSpec("bash", "tree_sitter_bash", "language", (".sh", ".bash", ".zsh", ".ksh"), ("sh", "bash", "zsh", "ksh", "dash")),
+        LanguageSpec("java", "tree_sitter_java", "language", (".java",), (), "//"),
+        LanguageSpec("c", "tree_sitter_c", "language", (".c", ".h"), (), "//"),
+        LanguageSpec("cpp", "tree_sitter_cpp", "language", (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx", ".h++"), (), "//"),
+        LanguageSpec("php", "tree_sitter_php", "language_php", (".php", ".phtml"), ("php",), "//"),
+        LanguageSpec("ruby", "tree_sitter_ruby", "language", (".rb", ".rake", ".gemspec"), ("ruby",)),
+        LanguageSpec("rust", "tree_sitter_rust", "language", (".rs",), (), "//"),
     )
 }
 
@@ -42,6 +48,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
 RULE_LANGUAGES: dict[str, tuple[str, ...]] = {
     "typescript": ("typescript", "javascript"),
     "tsx": ("tsx", "typescript", "javascript"),
+    "cpp": ("cpp", "c"),  # C++ files also run the C rules (strcpy, sprintf, system, ...)
 }
 
 _BY_EXTENSION = {ext: spec.name for spec in LANGUAGES.values() for ext in spec.extensions}
