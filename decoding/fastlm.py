@@ -28,7 +28,11 @@ SUPPORTED = ("llama", "mistral")
 def supports(model: Any) -> bool:
     """Llama-style decoders without biases, sliding windows or exotic rope: what this forward computes."""
     cfg = getattr(model, "config", None)
-    return (getattr(cfg, "model_type", "") in SUPPORTED and not getattr(cfg, "attention_bias", False)
+    try:  # quantized Linear modules (torch.ao) have no plain weight tensor: not for us
+        plain = isinstance(model.model.layers[0].self_attn.q_proj.weight, torch.Tensor)
+    except AttributeError:
+        return False
+    return (plain and getattr(cfg, "model_type", "") in SUPPORTED and not getattr(cfg, "attention_bias", False)
             and not getattr(cfg, "mlp_bias", False) and getattr(cfg, "sliding_window", None) is None
             and getattr(cfg, "hidden_act", "silu") == "silu")
 
