@@ -224,9 +224,18 @@ def _sides(repo: Repo, options: GateOptions) -> tuple[str, str, str]:
                 f"{head[:12]}, so those edits would not be checked and the result would not describe the files on disk",
                 hint="commit them, pass --allow-dirty to judge the commit anyway, or use `trustcheck scan --diff REF` "
                      "to check uncommitted work")
-    base_ref = repo.resolve(options.base or default_base())
+    base_ref = repo.resolve(options.base or _default_base_in(repo))
     base = repo.merge_base(base_ref, head)
     return base, head, base
+
+
+def _default_base_in(repo: Repo) -> str:
+    """default_base(), falling back from origin/HEAD (which actions/checkout does not create) to
+    origin/main or origin/master when those exist."""
+    ref = default_base()
+    if ref == "origin/HEAD" and not repo.has_ref(ref):
+        return next((r for r in ("origin/main", "origin/master") if repo.has_ref(r)), ref)
+    return ref
 
 
 def _sources(by_path: dict[str, FileChange], contents: dict[str, bytes | None], config: Any,

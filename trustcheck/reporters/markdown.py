@@ -11,6 +11,7 @@ from typing import Any
 from trustcheck.findings import Finding, Severity
 
 MARKER = "<!-- trustcheck-report -->"  # lets a workflow find and update its previous comment
+FOOTER = ("base", "head", "changed_files", "files", "lines", "baselined", "suppressed", "seconds")  # stats shown
 
 
 def report_markdown(result: Any, ctx: Any = None) -> str:
@@ -40,7 +41,7 @@ def report_markdown(result: Any, ctx: Any = None) -> str:
         lines += [f"- `{_rel(getattr(e, 'path', '?'))}`: {_cell(str(getattr(e, 'message', e)))}" for e in errors]
         lines += ["", "</details>"]
     stats = getattr(result, "stats", None) or {}
-    summary = ", ".join(f"{k}: {v}" for k, v in stats.items() if isinstance(v, (int, float, str)))
+    summary = ", ".join(f"{k.replace('_', ' ')}: {stats[k]}" for k in FOOTER if k in stats)
     if summary:
         lines += ["", f"<sub>{_cell(summary)}</sub>"]
     return "\n".join(lines) + "\n"

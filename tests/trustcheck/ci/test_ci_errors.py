@@ -53,3 +53,12 @@ def test_no_common_ancestor(repo, capsys):
     repo.commit_files({"b.py": "y = 1\n"})
     assert main(["ci", "--base", "main"]) == 2
     assert "no common ancestor" in capsys.readouterr().err
+
+
+def test_default_base_falls_back_to_origin_main(repo, capsys):
+    repo.commit_files({"app.py": "x = 1\n"})
+    repo.git("update-ref", "refs/remotes/origin/main", "HEAD")
+    repo.git("checkout", "-qb", "pr")
+    repo.commit_files({"app.py": "x = 2\n"})
+    assert main(["ci"]) == 0  # no origin/HEAD (actions/checkout does not create it): origin/main is used
+    assert capsys.readouterr().err == ""
