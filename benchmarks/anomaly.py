@@ -28,9 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors.anomaly.features import extract_units, feature_names
+from detectors.anomaly.features import extract_units
+from detectors.anomaly.fit import all_feature_names
 from detectors.anomaly.model import MODEL_KINDS, fit_model
-from detectors.anomaly.syntax import PYTHON
+from detectors.anomaly.vocabulary import Vocabulary
 from detectors.languages import parser
 from trustcheck.sources import Source
 
@@ -146,6 +147,19 @@ def inject(host: bytes, snippet: str, imports: list[str], index: int) -> tuple[b
 
 # --- metrics ---------------------------------------------------------------------------------
 
+def rule_family(origin: str) -> str:
+    """The guarddog rule a positive came from (v2 and v3 spellings merged)."""
+    name = origin.split("/", 1)[1].split(":", 1)[0].removesuffix(".py")
+    return name.removeprefix("threat-")
+
+
+def dev_families(origins: list[str]) -> set[str]:
+    """Half of the rule families, seeded: features were developed looking at these only."""
+    families = sorted({rule_family(o) for o in origins})
+    rng = np.random.default_rng(7)
+    return set(rng.choice(families, size=len(families) // 2, replace=False).tolist())
+
+
 def recall_at_fpr(neg: np.ndarray, pos: np.ndarray, fpr: float) -> tuple[float, float]:
     threshold = float(np.quantile(neg, 1 - fpr))
     return float(np.mean(pos > threshold)), threshold
@@ -165,14 +179,15 @@ def main() -> None:
         sys.exit(f"corpora not found at {corpora}: pass --corpora")
     train, held = split(stdlib_files())
     started = time.perf_counter()
-    rows = [u.vector for f in train for u in extract_units(f.read_bytes(), "python")]
-    matrix = np.asarray(rows, dtype=np.float32)
+    per_file = [extract_units(f.read_bytes(), "python") for f in train]
+    vocabulary = Vocabulary.build(per_file)
+    matrix = np.asarray([vocabulary.vector(u) for units in per_file for u in units], dtype=np.float32)
     extract_s = time.perf_counter() - started
     print(f"stdlib: {len(train)} train files ({len(matrix)} units, features {extract_s:.1f}s), {len(held)} held out")
 
     started = time.perf_counter()
     neg_units = [u for f in held for u in extract_units(f.read_bytes(), "python") if u.kind == "function"]
-    neg_x = np.asarray([u.vector for u in neg_units], dtype=np.float32)
+    neg_x = np.asarray([vocabulary.vector(u) for u in neg_units], dtype=np.float32)
     neg_extract_s = time.perf_counter() - started
 
     rng = np.random.default_rng(SEED + 1)
@@ -183,14 +198,14 @@ def main() -> None:
         unit = next((u for u in extract_units(content, "python") if u.name == name), None)
         if unit is not None:
             cases.append((origin, content, unit, first))
-    pos_x = np.asarray([c[2].vector for c in cases], dtype=np.float32)
+    pos_x = np.asarray([vocabulary.vector(c[2]) for c in cases], dtype=np.float32)
     print(f"negatives: {len(neg_units)} held-out functions; positives: {len(cases)} injected backdoor functions")
 
     rule_hits = _rule_hits(cases)
     results = {}
     for kind in args.models.split(","):
         started = time.perf_counter()
-        model = fit_model(matrix, kind, feature_names(PYTHON))
+        model = fit_model(matrix, kind, all_feature_names("python"))
         fit_s = time.perf_counter() - started
         started = time.perf_counter()
         neg, pos = model.raw_scores(neg_x), model.raw_scores(pos_x)
@@ -200,11 +215,18 @@ def main() -> None:
         r5, t5 = recall_at_fpr(neg, pos, 0.05)
         flagged = pos > t5
         beyond = None if rule_hits is None else int(sum(f and not r for f, r in zip(flagged, rule_hits)))
-        results[kind] = {"auroc": auroc, "recall_at_1pct": r1, "recall_at_5pct": r5, "beyond_rules": beyond,
+        dev = dev_families([c[0] for c in cases])
+        held_pos = np.array([rule_family(c[0]) not in dev for c in cases])
+        auroc_test = float(roc_auc_score(np.r_[np.zeros(len(neg)), np.ones(held_pos.sum())], np.r_[neg, pos[held_pos]]))
+        r5_test, _ = recall_at_fpr(neg, pos[held_pos], 0.05)
+        results[kind] = {"auroc_test_families": auroc_test, "recall_at_5pct_test_families": r5_test,
+                         "auroc": auroc, "recall_at_1pct": r1, "recall_at_5pct": r5, "beyond_rules": beyond,
                          "fit_s": fit_s, "score_s": score_s, "n_neg": len(neg), "n_pos": len(pos)}
         print(f"{kind:17s} auroc={auroc:.3f} recall@1%={r1:.3f} recall@5%={r5:.3f} "
               f"beyond_rules={beyond} fit={fit_s:.2f}s score={score_s:.3f}s "
-              f"({len(neg) + len(pos)} units; +{neg_extract_s:.1f}s features)")
+              f"({len(neg) + len(pos)} units; +{neg_extract_s:.1f}s features)\n"
+              f"{'':17s} unseen-families only ({held_pos.sum()} positives): auroc={auroc_test:.3f} "
+              f"recall@5%={r5_test:.3f}")
         if args.show and kind == args.models.split(",")[0]:
             for i in np.argsort(pos)[: args.show]:
                 print(f"   low: {pos[i]:.3f} {cases[i][0]}")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 
-CATEGORIES = ("network", "process", "file", "crypto", "env", "dynamic", "encoding", "sysinfo", "reflection")
+CATEGORIES = ("network", "process", "file", "crypto", "env", "dynamic", "encoding", "sysinfo", "reflection",
+              "surveillance")
 # Categories that, in an anomalous unit, suggest embedded malicious code (CWE-506).
-DANGEROUS = frozenset({"network", "process", "dynamic", "encoding", "env", "sysinfo"})
+DANGEROUS = frozenset({"network", "process", "dynamic", "encoding", "env", "sysinfo", "surveillance"})
 
 # Module roots whose every call counts for a category.
 _MODULES: dict[str, str] = {
@@ -27,6 +28,8 @@ _MODULES: dict[str, str] = {
     **dict.fromkeys(("getpass", "platform", "psutil", "uuid", "pwd", "grp", "winreg", "_winreg"), "sysinfo"),
     **dict.fromkeys(("base64", "binascii", "codecs", "zlib", "bz2", "lzma", "gzip", "marshal", "pickle",
                      "quopri", "uu"), "encoding"),
+    **dict.fromkeys(("pyperclip", "clipboard", "win32clipboard", "pynput", "keyboard", "pyautogui", "mss",
+                     "PIL.ImageGrab", "pyscreenshot", "cv2", "sounddevice", "pyaudio"), "surveillance"),
     **dict.fromkeys(("ctypes", "importlib", "imp", "types", "runpy", "code", "builtins"), "dynamic"),
 }
 
@@ -55,6 +58,8 @@ _METHODS: dict[str, str] = {
     **dict.fromkeys(("Popen", "check_output", "check_call", "getoutput", "getstatusoutput"), "process"),
     **dict.fromkeys(("write_bytes", "write_text", "read_bytes", "expanduser"), "file"),
     **dict.fromkeys(("encrypt", "decrypt", "hexdigest"), "crypto"),
+    **dict.fromkeys(("read_clipboard", "to_clipboard", "clipboard_get", "clipboard_append", "grab", "screenshot",
+                     "GetClipboardData", "SetClipboardData", "OpenClipboard"), "surveillance"),
 }
 
 

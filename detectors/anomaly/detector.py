@@ -21,11 +21,12 @@ from detectors.anomaly.capabilities import DANGEROUS
 from detectors.anomaly.explain import BaselineStats, Pull, top_pulls
 from detectors.anomaly.features import SCHEMA_VERSION, Unit, extract_units
 from detectors.anomaly.model import Baseline, fit_model
+from detectors.anomaly.vocabulary import Vocabulary
 from trustcheck.findings import Confidence, Finding, Severity
 from trustcheck.sources import Source
 
 HIGH_PERCENTILE = 99.9
-_ALARM_PREFIXES = ("cap.", "string.encoded_blob", "string.url", "string.ipv4", "string.shell",
+_ALARM_PREFIXES = ("cap.", "context.rare_modules", "string.encoded_blob", "string.url", "string.ipv4", "string.shell",
                    "string.sensitive_path", "string.executable", "number.", "ident.obfuscated")
 
 
@@ -39,6 +40,7 @@ class AnomalyDetector:
         self.language = baseline.settings["language"]
         self.kind = baseline.settings["model"]
         self.threshold = float(threshold if threshold is not None else baseline.settings["threshold_percentile"])
+        self.vocabulary = Vocabulary.from_json(baseline.settings.get("vocabulary", {}))
         self.model = fit_model(baseline.matrix, self.kind, baseline.settings["feature_names"])
         self.stats = BaselineStats.of(baseline.matrix, baseline.settings["feature_names"], self.model.scale)
 
@@ -53,7 +55,10 @@ class AnomalyDetector:
         units = extract_units(source.content, source.language)
         if not units:
             return []
-        scores = self.model.raw_scores(np.asarray([u.vector for u in units], dtype=np.float32))
+        vectors = [self.vocabulary.vector(u) for u in units]
+        for unit, vector in zip(units, vectors):
+            unit.vector = vector  # explanations read the full vector
+        scores = self.model.raw_scores(np.asarray(vectors, dtype=np.float32))
         percentiles = self.model.percentiles(scores)
         return [(u, float(s), float(p)) for u, s, p in zip(units, scores, percentiles)]
 
@@ -79,7 +84,7 @@ class AnomalyDetector:
         return findings
 
     def _finding(self, source: Source, unit: Unit, score: float, percentile: float) -> Finding:
-        pulls = top_pulls(unit, self.stats)
+        pulls = top_pulls(unit, self.stats, vocabulary=self.vocabulary)
         dangerous = sorted(c for c in unit.capabilities if c in DANGEROUS)
         severity, confidence = Severity.LOW, Confidence.LOW
         if dangerous:

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from detectors.anomaly.features import CALL_BUCKETS, MODULE_BUCKETS, Unit, bucket
+from detectors.anomaly.vocabulary import Vocabulary
 
 # Features stored as log1p(count): shown to people as counts.
 _LOG_PREFIXES = ("size.", "string.log_", "string.encoded_blob", "string.non_ascii", "string.url", "string.ipv4",
@@ -66,16 +67,19 @@ class BaselineStats:
         return cls(names, median, q1, q3, scale)
 
 
-def top_pulls(unit: Unit, stats: BaselineStats, k: int = 4) -> list[Pull]:
-    """The k features of `unit` with the largest |robust z| against the baseline."""
+def top_pulls(unit: Unit, stats: BaselineStats, k: int = 4, vocabulary: Vocabulary | None = None) -> list[Pull]:
+    """The k features of `unit` (its full vector) with the largest |robust z| against the baseline."""
     x = np.asarray(unit.vector, dtype=np.float64)
     z = (x - stats.median) / stats.scale
     order = np.argsort(-np.abs(z), kind="stable")[:k]
     return [Pull(stats.names[i], float(x[i]), float(stats.median[i]), float(stats.q1[i]), float(stats.q3[i]),
-                 float(z[i]), _detail(stats.names[i], unit)) for i in order if abs(z[i]) > 0]
+                 float(z[i]), _detail(stats.names[i], unit, vocabulary)) for i in order if abs(z[i]) > 0]
 
 
-def _detail(name: str, unit: Unit) -> str:
+def _detail(name: str, unit: Unit, vocabulary: Vocabulary | None) -> str:
+    if name.startswith("context.") and vocabulary is not None:
+        modules, calls = vocabulary.rare_names(unit)
+        return ", ".join((modules if name == "context.rare_modules" else calls)[:4])
     if name.startswith("call.bucket_"):
         index = int(name.rsplit("_", 1)[1])
         names = sorted({c for c in unit.calls if bucket(c.rsplit(".", 1)[-1], CALL_BUCKETS) == index})

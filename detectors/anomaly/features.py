@@ -21,7 +21,7 @@ from collections import Counter
 from detectors.anomaly.capabilities import CATEGORIES, STRING_PATTERNS, call_category, module_category
 from detectors.anomaly.syntax import SYNTAX, UnitSyntax
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CALL_BUCKETS = 24  # call names (last dotted component) hashed into this many buckets
 MODULE_BUCKETS = 16  # referenced module roots hashed into this many buckets
 

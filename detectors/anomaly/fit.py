@@ -13,6 +13,7 @@ import numpy as np
 from detectors.anomaly.features import SCHEMA_VERSION, extract_units, feature_names
 from detectors.anomaly.model import DEFAULT_MODEL, MAX_ROWS, MODEL_KINDS, RANDOM_STATE, Baseline, subsample_indices
 from detectors.anomaly.syntax import SYNTAX
+from detectors.anomaly.vocabulary import CONTEXT_FEATURES, Vocabulary
 from trustcheck.errors import TrustcheckError
 
 DEFAULT_DIR = Path(".trustcheck") / "anomaly"  # relative to the repository root
@@ -39,6 +40,11 @@ def find_files(root: Path, language: str = "python", exclude: tuple[str, ...] = 
     return sorted(found)
 
 
+def all_feature_names(language: str) -> list[str]:
+    """Names of a full vector: the unit's own features, then the baseline-context features."""
+    return [*feature_names(SYNTAX[language]), *CONTEXT_FEATURES]
+
+
 def content_hash(files: dict[str, str]) -> str:
     """One digest of (relative path, file sha256) pairs, order-independent."""
     lines = "".join(f"{path}\0{digest}\n" for path, digest in sorted(files.items()))
@@ -57,14 +63,16 @@ def fit_baseline(root: Path, *, model: str = DEFAULT_MODEL, language: str = "pyt
         raise TrustcheckError(f"the anomaly model does not support {language}", hint=f"supported: {', '.join(SYNTAX)}")
     started = time.perf_counter()
     paths = files if files is not None else find_files(root, language, exclude)
-    rows: list[list[float]] = []
+    per_file = []
     hashes: dict[str, str] = {}
     base = root if root.is_dir() else root.parent
     for path in paths:
         content = path.read_bytes()
         hashes[path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)] = \
             hashlib.sha256(content).hexdigest()
-        rows.extend(unit.vector for unit in extract_units(content, language))
+        per_file.append(extract_units(content, language))
+    vocabulary = Vocabulary.build(per_file)
+    rows = [vocabulary.vector(unit) for units in per_file for unit in units]
     if len(rows) < 10:
         raise TrustcheckError(
             f"found {len(rows)} {language} functions/blocks under {root}; the anomaly model needs at least 10",
@@ -79,7 +87,8 @@ def fit_baseline(root: Path, *, model: str = DEFAULT_MODEL, language: str = "pyt
         "model": model,
         "random_state": RANDOM_STATE,
         "threshold_percentile": DEFAULT_THRESHOLD,
-        "feature_names": feature_names(SYNTAX[language]),
+        "feature_names": all_feature_names(language),
+        "vocabulary": vocabulary.to_json(),
         "n_units": n_units,
         "n_files": len(hashes),
         "fitted_on": {"content_hash": content_hash(hashes), "files": hashes},

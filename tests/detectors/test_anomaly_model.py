@@ -11,6 +11,7 @@ import pytest
 
 from detectors.anomaly import baseline_exists, load_detector
 from detectors.anomaly.detector import AnomalyDetector
+from detectors.anomaly.features import SCHEMA_VERSION
 from detectors.anomaly.fit import fit_baseline, stale_files
 from detectors.anomaly.model import Baseline
 from trustcheck.errors import TrustcheckError
@@ -127,7 +128,7 @@ def test_score_functions_only_scores_changed_lines(detector: AnomalyDetector):
 
 def test_missing_corrupt_and_schema_mismatch(repo: Path, tmp_path: Path):
     assert load_detector(tmp_path) is None and not baseline_exists(tmp_path)
-    baseline = Baseline.load(repo / ".trustcheck" / "anomaly", schema_version=1)
+    baseline = Baseline.load(repo / ".trustcheck" / "anomaly", schema_version=SCHEMA_VERSION)
     baseline.save(tmp_path / "ok")
     (tmp_path / "ok" / "features.npz").write_bytes(b"not a zip")
     with pytest.raises(TrustcheckError, match="corrupt"):
@@ -136,7 +137,7 @@ def test_missing_corrupt_and_schema_mismatch(repo: Path, tmp_path: Path):
     baseline.save(tmp_path / "old")
     with pytest.raises(TrustcheckError, match="feature schema 999"):
         AnomalyDetector.from_dir(tmp_path / "old")
-    baseline.settings["schema_version"] = 1
+    baseline.settings["schema_version"] = SCHEMA_VERSION
     baseline.save(tmp_path / "tampered")
     np.savez_compressed(tmp_path / "tampered" / "features.npz", features=baseline.matrix + 1)
     with pytest.raises(TrustcheckError, match="do not match"):
