@@ -8,9 +8,13 @@ Reads ../shared/corpora (see its README-corpora.md); never copies from it. Measu
   (c) guarddog v3: positive files flagged, benign files flagged;
   (d) Meta ICD unit cases (snippet -> expected count; right when both are zero or both non-zero)
       and its semgrep fixture annotations, per language trustcheck supports.
-A "hit" is any trustcheck rule finding at or above --min-severity (default: info, i.e. all)
-whose line span covers the target line: the peers' rule taxonomies differ from ours, so a line
-counts as caught whichever of our rules catches it.
+A "hit" is any trustcheck rule finding whose line span covers the target line: the peers'
+taxonomies differ from ours, so a line counts as caught whichever of our rules catches it.
+Thresholds: bandit and ICD flag insecure code at every severity, so (a) and (d) count findings
+at or above --min-severity (default info: all). guarddog labels malware, and its `ok`/benign
+cases are ordinary (if sloppy) code that bandit-style rules rightly mention at low/medium, so
+(b) and (c) count findings at or above --gate (default high: what fails a commit by default);
+the all-severity figures are printed beside them.
 
 Usage: .venv/bin/python benchmarks/peer_recall.py [--corpora ../shared/corpora] [--min-severity low] [-v]
 Ends with one line: bandit_examples=.. guarddog_ruleid=.. guarddog_ok_hit=.. guarddog_v3_pos=..
@@ -42,6 +46,7 @@ class Scanner:
     def __init__(self, min_severity: Severity):
         self.detector = RuleDetector()
         self.min_rank = min_severity.rank
+        self._cache: dict[tuple[str, str], list[Finding]] = {}
         self.supported = {lang for r in self.detector.rules for lang in r.languages} | {"typescript", "tsx"}
 
     def scan(self, path: Path, language: str | None = None) -> list[Finding] | None:
@@ -53,11 +58,14 @@ class Scanner:
         return self.code(content, language, str(path))
 
     def code(self, content: bytes, language: str, name: str = "<snippet>") -> list[Finding]:
-        try:
-            findings = self.detector.detect(Source(name, language, content))
-        except TrustcheckError:
-            return []
-        return [f for f in findings if f.severity.rank >= self.min_rank]
+        key = (name, language)
+        if name == "<snippet>" or key not in self._cache:
+            try:
+                findings = self.detector.detect(Source(name, language, content))
+            except TrustcheckError:
+                findings = []
+            self._cache[key] = findings
+        return [f for f in self._cache[key] if f.severity.rank >= self.min_rank]
 
 
 def _covers(findings: list[Finding], first: int, last: int | None = None) -> bool:
@@ -117,50 +125,60 @@ def bandit_examples(corpora: Path, scanner: Scanner, verbose: bool) -> float:
 def guarddog_v2(corpora: Path, scanner: Scanner, verbose: bool) -> tuple[float, float]:
     root = corpora / "guarddog" / "v2.10.0-semgrep"
     labels = json.loads((root / "labels" / "semgrep_test_annotations.json").read_text())
-    cache: dict[str, list[Finding] | None] = {}
-    table: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
-    missed = []
-    for ann in labels["annotations"]:
-        if ann["kind"] not in ("ruleid", "ok"):
-            continue
-        if ann["file"] not in cache:
-            cache[ann["file"]] = scanner.scan(root / ann["file"])
-        findings = cache[ann["file"]]
-        if findings is None:
-            continue
-        language = language_for(ann["file"]) or "?"
-        hit = _covers(findings, ann["target_line"])
-        table[(language, ann["kind"])][0] += hit
-        table[(language, ann["kind"])][1] += 1
-        if verbose and (hit != (ann["kind"] == "ruleid")):
-            missed.append(f"{ann['kind']} {ann['file'].rsplit('/', 1)[-1]}:{ann['target_line']} ({ann['rule']})")
-    totals = {kind: [sum(v[0] for (_, k), v in table.items() if k == kind), sum(v[1] for (_, k), v in table.items() if k == kind)] for kind in ("ruleid", "ok")}
-    skipped = sorted({f.rsplit(".", 1)[-1] for f, v in cache.items() if v is None})
-    print(f"(b) guarddog v2 annotations (unsupported extensions skipped: {', '.join(skipped)}):")
-    for (language, kind), (hit, total) in sorted(table.items()):
-        print(f"    {language} {kind}: {hit}/{total} hit = {_ratio(hit, total)}")
-    print(f"    all ruleid: {totals['ruleid'][0]}/{totals['ruleid'][1]}; all ok hit: {totals['ok'][0]}/{totals['ok'][1]}")
-    for line in missed:
-        print(f"      wrong {line}")
-    return _ratio(*totals["ruleid"]), _ratio(*totals["ok"])
+    gate = scanner.min_rank
+    results = {}
+    for label, rank in (("all severities", Severity.INFO.rank), (f"gate >= {Severity(list(Severity)[gate]).value}", gate)):
+        scanner.min_rank = rank
+        table: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
+        missed = []
+        skipped = set()
+        for ann in labels["annotations"]:
+            if ann["kind"] not in ("ruleid", "ok"):
+                continue
+            findings = scanner.scan(root / ann["file"])
+            if findings is None:
+                skipped.add(ann["file"].rsplit(".", 1)[-1])
+                continue
+            language = language_for(ann["file"]) or "?"
+            hit = _covers(findings, ann["target_line"])
+            table[(language, ann["kind"])][0] += hit
+            table[(language, ann["kind"])][1] += 1
+            if hit != (ann["kind"] == "ruleid"):
+                missed.append(f"{ann['kind']} {ann['file'].rsplit('/', 1)[-1]}:{ann['target_line']} ({ann['rule']})")
+        totals = {kind: [sum(v[0] for (_, k), v in table.items() if k == kind), sum(v[1] for (_, k), v in table.items() if k == kind)] for kind in ("ruleid", "ok")}
+        print(f"(b) guarddog v2 annotations, {label} (unsupported extensions skipped: {', '.join(sorted(skipped))}):")
+        for (language, kind), (hit, total) in sorted(table.items()):
+            print(f"    {language} {kind}: {hit}/{total} hit = {_ratio(hit, total)}")
+        print(f"    all ruleid: {totals['ruleid'][0]}/{totals['ruleid'][1]}; all ok hit: {totals['ok'][0]}/{totals['ok'][1]}")
+        if verbose and rank == gate:
+            for line in missed:
+                print(f"      wrong {line}")
+        results[rank] = (_ratio(*totals["ruleid"]), _ratio(*totals["ok"]))
+    scanner.min_rank = gate
+    return results[gate]
 
 
 def guarddog_v3(corpora: Path, scanner: Scanner, verbose: bool) -> tuple[float, float]:
     root = corpora / "guarddog" / "HEAD-ca8b5b4-v3-yara"
     labels = json.loads((root / "labels" / "yara_test_labels.json").read_text())
     result = {}
+    gate = scanner.min_rank
     for kind in ("positive", "benign"):
-        hit = total = 0
+        hit = hit_all = total = 0
         for entry in labels[kind]:
+            scanner.min_rank = Severity.INFO.rank
+            every = scanner.scan(root / entry["file"])
+            scanner.min_rank = gate
             findings = scanner.scan(root / entry["file"])
-            if findings is None:
+            if findings is None or every is None:
                 continue
             total += 1
             hit += bool(findings)
+            hit_all += bool(every)
             if verbose and bool(findings) != (kind == "positive"):
                 print(f"      wrong {kind} {entry['file']}: {sorted({f.rule_id for f in findings})}")
         result[kind] = _ratio(hit, total)
-        print(f"(c) guarddog v3 {kind} files flagged: {hit}/{total} = {result[kind]}")
+        print(f"(c) guarddog v3 {kind} files flagged at the gate: {hit}/{total} = {result[kind]} (all severities: {hit_all}/{total})")
     return result["positive"], result["benign"]
 
 
@@ -206,6 +224,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpora", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora")
     ap.add_argument("--min-severity", default="info", choices=[s.value for s in Severity])
+    ap.add_argument("--gate", default="high", choices=[s.value for s in Severity], help="threshold for the guarddog measures")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every miss and false hit")
     args = ap.parse_args()
     corpora = args.corpora.resolve()
@@ -214,8 +233,10 @@ def main() -> None:
     scanner = Scanner(Severity(args.min_severity))
     print(f"trustcheck rules: {len(scanner.detector.rules)}; counting findings at severity >= {args.min_severity}")
     bandit = bandit_examples(corpora, scanner, args.verbose)
+    scanner.min_rank = Severity(args.gate).rank
     ruleid, ok_hit = guarddog_v2(corpora, scanner, args.verbose)
     pos, benign = guarddog_v3(corpora, scanner, args.verbose)
+    scanner.min_rank = Severity(args.min_severity).rank
     icd_cases = icd(corpora, scanner, args.verbose)
     print(
         f"bandit_examples={bandit} guarddog_ruleid={ruleid} guarddog_ok_hit={ok_hit} "

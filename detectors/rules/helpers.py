@@ -7,7 +7,6 @@ per match, never per node of the file.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import re
 from typing import Any, Callable
@@ -66,9 +65,31 @@ class FileContext:
         return self._call_names
 
 
+def _translate(pattern: str) -> str:
+    """fnmatch-style pattern -> regex where `*`/`?` do not cross a call's `()`: `requests.*`
+    matches `requests.get` but not `requests.get().json` (write `requests.*().*` for that)."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append("[^()]*")
+        elif char == "?":
+            out.append("[^()]")
+        elif char == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end].replace("\\", "\\\\")
+            out.append(f"[^{body[1:]}]" if body.startswith("!") else f"[{body}]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out) + r"\Z"
+
+
 @functools.cache
 def _name_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return re.compile("|".join(f"(?:{_translate(p)})" for p in patterns))
 
 
 def _patterns(spec: dict[str, Any], key: str) -> re.Pattern[str] | None:
