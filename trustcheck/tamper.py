@@ -197,3 +197,39 @@ def broken_config(error: str, path: str) -> Finding:
         message=f"This change leaves [tool.trustcheck] unreadable ({error}); the gate used the base branch's config.",
         path=path, line=1,
     ).with_fingerprint()
+
+
+# -- rule metadata for reporters (SARIF rule descriptors) ------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class GateRule:
+    id: str
+    severity: Severity
+    confidence: Confidence
+    message: str
+    docs: dict[str, Any]
+    cwe: str | None = None
+
+
+GATE_RULES = {r.id: r for r in (
+    GateRule(WEAKENED, Severity.HIGH, Confidence.HIGH,
+             "A change edits [tool.trustcheck] so that the gate would report less.",
+             {"what": "The pull request raises fail-on or min-severity, adds ignore/exclude entries, narrows select, "
+                      "drops rule folders or turns a detector off.",
+              "why": "A change must not choose the rules it is judged by; the gate uses the base branch's "
+                     "configuration, and the edit needs a maintainer's review.",
+              "use_instead": "Change the configuration in a separate, reviewed pull request.", "references": []}),
+    GateRule(NEW_SUPPRESSION, Severity.MEDIUM, Confidence.HIGH,
+             "A change adds a `trustcheck: ignore[...]` comment, which CI reports instead of obeying.",
+             {"what": "A suppression comment on a line the pull request adds.",
+              "why": "Code that silences its own findings is how a backdoor would pass review; the gate keeps the "
+                     "findings and reports the comment.",
+              "use_instead": "Fix the code, or have a maintainer accept the finding in the baseline "
+                             "(`trustcheck baseline update`) or rerun with --allow-new-suppressions.", "references": []}),
+    GateRule(BASELINE_EDITED, Severity.LOW, Confidence.HIGH,
+             "A change edits the findings baseline (the gate used the base branch's copy).",
+             {"what": "The pull request modifies .trustcheck-baseline.json.",
+              "why": "A change must not accept its own findings; the new baseline applies once merged.",
+              "use_instead": "Update the baseline in a separate, reviewed pull request.", "references": []}),
+)}

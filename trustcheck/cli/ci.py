@@ -104,8 +104,10 @@ def _gate_reporter(fmt: str) -> Any:
 
 def _report_context(config: Any) -> Any:
     from trustcheck import pipeline, reporters
+    from trustcheck.tamper import GATE_RULES
 
     rules = {r.id: r for d in pipeline.detectors_for(config) for r in getattr(d, "rules", ())}
+    rules.update(GATE_RULES)
     return reporters.ReportContext(rules=rules, fail_on=config.fail_on.value)
 
 
