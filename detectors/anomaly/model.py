@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from detectors.anomaly.rarity import TailRarity
 from trustcheck.errors import TrustcheckError
 
 MODEL_KINDS = ("isolation-forest", "lof", "ocsvm")
@@ -40,6 +41,9 @@ DROPPED_PREFIXES = ("call.bucket_", "module.bucket_")
 # cap.network is always 0), so it cannot see a unit that is new in exactly that way. Each view
 # feature outside the range the baseline spans adds this many baseline score std-devs.
 NOVELTY_WEIGHT = 2.0
+# The final score: the estimator's score and the indicators' tail rarity (rarity.py), each in
+# baseline standard deviations, the rarity weighted by this.
+RARITY_WEIGHT = 1.0
 
 
 def robust_center_scale(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +81,10 @@ class FittedModel:
     median: np.ndarray  # of the full feature vector (explanations use these)
     scale: np.ndarray
     view: FeatureView
-    train_scores: np.ndarray  # sorted, higher = more anomalous
-    novelty_step: float = 0.0  # score added per out-of-range feature (NOVELTY_WEIGHT baseline std-devs)
+    rarity: TailRarity
+    train_scores: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))  # sorted, higher = odder
+    base_center: tuple[float, float] = (0.0, 1.0)  # estimator score mean/std on the baseline
+    rarity_center: tuple[float, float] = (0.0, 1.0)
 
     def transform(self, matrix: np.ndarray) -> np.ndarray:
         """What the estimator sees: the view, raw for trees, robust z-scores for distance models."""
@@ -88,9 +94,15 @@ class FittedModel:
         return np.clip((x - self.view.median) / self.view.scale, -50, 50)
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
-        """Anomaly scores, higher = more anomalous: the estimator's, plus the novelty term."""
+        """Anomaly scores, higher = more anomalous (baseline std-devs): estimator + rarity + novelty."""
+        matrix = np.asarray(matrix, dtype=np.float32)
         base = -self.estimator.score_samples(self.transform(matrix))
-        return base + self.novelty_step * self.view.novel_counts(self.view.apply(np.asarray(matrix, np.float32)))
+        novel = self.view.novel_counts(self.view.apply(matrix))
+        return self._combine(base, self.rarity.scores(matrix)) + NOVELTY_WEIGHT * novel
+
+    def _combine(self, base: np.ndarray, rarity: np.ndarray) -> np.ndarray:
+        (bm, bs), (rm, rs) = self.base_center, self.rarity_center
+        return (base - bm) / bs + RARITY_WEIGHT * (rarity - rm) / rs
 
     def percentiles(self, scores: np.ndarray) -> np.ndarray:
         """Share of baseline units (0..100) scoring strictly below each score."""
@@ -140,7 +152,7 @@ def fit_model(matrix: np.ndarray, kind: str, names: list[str]) -> FittedModel:
     matrix = np.asarray(matrix, dtype=np.float32)
     median, scale = robust_center_scale(matrix)
     model = FittedModel(kind, _estimator(kind, len(matrix)), median.astype(np.float32), scale.astype(np.float32),
-                        FeatureView.fit(matrix, names), np.empty(0))
+                        FeatureView.fit(matrix, names), TailRarity.fit(matrix, names))
     x = model.transform(matrix)  # trees are scale-free and see raw values; distance models see z-scores
     if kind == "ocsvm" and len(x) > OCSVM_MAX_ROWS:
         x = x[subsample_indices(len(x), OCSVM_MAX_ROWS)]
@@ -149,9 +161,11 @@ def fit_model(matrix: np.ndarray, kind: str, names: list[str]) -> FittedModel:
         base = -model.estimator.negative_outlier_factor_
     else:
         base = -model.estimator.score_samples(model.transform(matrix))
-    # A tiny or uniform baseline has (almost) no score spread: fall back to a share of the typical score.
-    model.novelty_step = NOVELTY_WEIGHT * max(float(base.std()), 0.05 * abs(float(np.median(base))), 1e-3)
-    model.train_scores = np.sort(base)  # baseline rows are in range by construction: novelty adds 0
+    rarity = model.rarity.scores(matrix)
+    # A tiny or uniform baseline has (almost) no spread: fall back to a share of the typical score.
+    model.base_center = (float(base.mean()), max(float(base.std()), 0.05 * abs(float(np.median(base))), 1e-3))
+    model.rarity_center = (float(rarity.mean()), max(float(rarity.std()), 0.1))
+    model.train_scores = np.sort(model._combine(base, rarity))  # baseline rows are in range: novelty adds 0
     return model
 
 
