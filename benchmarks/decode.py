@@ -25,18 +25,20 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from decoding.drafters import ModelDrafter, NGramDrafter  # noqa: E402
-from decoding.generate import resolve  # noqa: E402
-from decoding.schedulers import autoregressive, multi_draft, speculative  # noqa: E402
-from decoding.trace import DecodeTrace, Round, summarize  # noqa: E402
-from decoding.verifiers import ModelVerifier  # noqa: E402
+from decoding.drafters import ModelDrafter, NGramDrafter
+from decoding.generate import resolve
+from decoding.quantize import quantize
+from decoding.schedulers import autoregressive, multi_draft, speculative
+from decoding.trace import DecodeTrace, summarize
+from decoding.verifiers import ModelVerifier
 
 
 def eval_texts() -> tuple[list[str], str]:
     """Held-out code: MODELS' eval shard (runs/*/eval.jsonl, decoding/bundled/eval.jsonl) or stdlib files."""
     for pattern in ("decoding/bundled/**/eval.jsonl", "runs/*/eval.jsonl", "runs/**/eval.jsonl"):
         for path in sorted(glob.glob(str(ROOT / pattern), recursive=True), key=os.path.getmtime, reverse=True):
-            texts = [json.loads(line)["text"] for line in open(path, encoding="utf-8")]
+            with open(path, encoding="utf-8") as fh:
+                texts = [json.loads(line)["text"] for line in fh]
             if len(texts) >= 4:
                 return texts, path
     import sysconfig
@@ -67,9 +69,9 @@ def hf_generate(model, ids: torch.Tensor, n: int, eos: int | None, **kw) -> list
     return out[0, ids.shape[0]:].tolist()
 
 
-def methods(target, drafter, eos: int | None, k: int, n: int):
-    """name -> fn(prompt_ids) -> (tokens, trace | None)"""
-    common = dict(max_new_tokens=n, eos_token_id=eos)
+def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str]) -> dict:
+    """name -> (fn(prompt_ids) -> (tokens, trace | None), name of the AR row it is compared with)."""
+    common = {"max_new_tokens": n, "eos_token_id": eos}
 
     def ours(fn):
         def run(ids):
@@ -77,19 +79,31 @@ def methods(target, drafter, eos: int | None, k: int, n: int):
             return trace.tokens, trace
         return run
 
-    return {
-        "ar (ours)": ours(lambda ids: autoregressive(ModelVerifier(target), ids, **common)),
-        "speculative (ours)": ours(lambda ids: speculative(ModelVerifier(target), ModelDrafter(drafter), ids,
-                                                           k=k, **common)),
-        "adaptive (ours)": ours(lambda ids: speculative(ModelVerifier(target), ModelDrafter(drafter), ids,
-                                                        k=k, adaptive=True, **common)),
-        "multi-draft (ours)": ours(lambda ids: multi_draft(ModelVerifier(target), [ModelDrafter(drafter), NGramDrafter()],
-                                                           ids, k=k, **common)),
-        "ngram (ours)": ours(lambda ids: speculative(ModelVerifier(target), NGramDrafter(), ids, k=k, **common)),
-        "hf greedy": lambda ids: (hf_generate(target, ids, n, eos), None),
-        "hf assisted": lambda ids: (hf_generate(target, ids, n, eos, assistant_model=drafter), None),
-        "hf prompt lookup": lambda ids: (hf_generate(target, ids, n, eos, prompt_lookup_num_tokens=k), None),
+    def spec(drafter_model=drafter, fast_target=False, **kw):
+        return ours(lambda ids: speculative(ModelVerifier(target, fast=fast_target), ModelDrafter(drafter_model),
+                                            ids, **{"k": k, **kw}, **common))
+
+    table = {
+        "ar (ours)": (ours(lambda ids: autoregressive(ModelVerifier(target), ids, **common)), "ar (ours)"),
+        "speculative (ours)": (spec(), "ar (ours)"),
+        "adaptive (ours)": (spec(adaptive=True), "ar (ours)"),
+        "multi-draft (ours)": (ours(lambda ids: multi_draft(ModelVerifier(target), [ModelDrafter(drafter), NGramDrafter()],
+                                                            ids, k=k, **common)), "ar (ours)"),
+        "ngram (ours)": (ours(lambda ids: speculative(ModelVerifier(target), NGramDrafter(), ids, k=k, **common)),
+                         "ar (ours)"),
+        "hf greedy": (lambda ids: (hf_generate(target, ids, n, eos), None), "ar (ours)"),
+        "hf assisted": (lambda ids: (hf_generate(target, ids, n, eos, assistant_model=drafter), None), "ar (ours)"),
+        "hf prompt lookup": (lambda ids: (hf_generate(target, ids, n, eos, prompt_lookup_num_tokens=k), None),
+                             "ar (ours)"),
+        # the same loops with the verifier also on FastLM, against AR on FastLM
+        "ar (ours, fast)": (ours(lambda ids: autoregressive(ModelVerifier(target, fast=True), ids, **common)),
+                            "ar (ours, fast)"),
+        "speculative (ours, fast)": (spec(fast_target=True), "ar (ours, fast)"),
+        "adaptive (ours, fast)": (spec(fast_target=True, adaptive=True), "ar (ours, fast)"),
     }
+    for method in quant:
+        table[f"spec drafter={method}"] = (spec(drafter_model=quantize(drafter, method)), "ar (ours)")
+    return table
 
 
 def load(spec: str, tokenizer_dir: str):
@@ -115,19 +129,32 @@ def merge(traces: list[DecodeTrace]) -> DecodeTrace:
     return out
 
 
+def row(name: str, tps: float, base_tps: float | None, s: dict, same: bool) -> str:
+    def fmt(key: str, f: str = "{:.2f}") -> str:
+        return f.format(s[key]) if key in s else "-"
+    ratio = f"{tps / base_tps:7.2f}" if base_tps else "      -"
+    return (f"{name:26} {tps:8.1f} {ratio} {fmt('alpha'):>6} {fmt('tokens_per_round'):>7} {fmt('c', '{:.3f}'):>6} "
+            f"{fmt('v'):>6} {fmt('bound'):>6} {fmt('bound_efficiency'):>5} {'yes' if same else 'NO'}")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--target", default="bundled:target")
     ap.add_argument("--drafter", default="bundled:drafter")
+    ap.add_argument("--tokenizer", default="", help="tokenizer dir for random:<arch> stand-in models (dev)")
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tokenizer", default="", help="tokenizer dir for random:<arch> stand-in models (dev)")
-    ap.add_argument("--only", default="", help="comma-separated method names to run (default all)")
+    ap.add_argument("--quant", default="", help="comma-separated drafter quantizations to add (bf16,int8,bfp,tr)")
+    ap.add_argument("--only", default="", help="comma-separated substrings of method names to run (default all)")
+    ap.add_argument("--headline", default="speculative (ours)", help="method the summary line reports")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
     tgt, drf = load(args.target, args.tokenizer), load(args.drafter, args.tokenizer)
     tok = tgt.tokenizer
     texts, source = eval_texts()
@@ -135,18 +162,19 @@ def main() -> None:
     ids = [tok(p, return_tensors="pt").input_ids[0] for p in prompts]
     print(f"target={tgt.name} drafter={drf.name} prompts={len(prompts)} from {source} "
           f"new_tokens={args.new_tokens} k={args.k} repeats={args.repeats} threads={args.threads}")
-    eos = tok.eos_token_id
-    table = methods(tgt.model, drf.model, eos, args.k, args.new_tokens)
+    table = methods(tgt.model, drf.model, tok.eos_token_id, args.k, args.new_tokens,
+                    [q for q in args.quant.split(",") if q])
     if args.only:
-        table = {name: fn for name, fn in table.items() if any(o in name for o in args.only.split(","))}
+        keep = args.only.split(",") + ["ar (ours)", "hf assisted", args.headline]
+        table = {name: v for name, v in table.items() if any(o in name for o in keep)}
     speeds: dict[str, list[float]] = {name: [] for name in table}
     outputs: dict[str, list[list[int]]] = {}
     traces: dict[str, list[DecodeTrace]] = {}
     with torch.inference_mode():
-        for name, fn in table.items():  # warm-up (allocator, lazy inits)
+        for fn, _ in table.values():  # warm-up (allocator, lazy inits)
             fn(ids[0][:32])
         for rep in range(args.repeats):
-            for name, fn in table.items():
+            for name, (fn, _) in table.items():
                 tokens_total, seconds, outs, trs = 0, 0.0, [], []
                 for p in ids:
                     t0 = time.perf_counter()
@@ -160,34 +188,29 @@ def main() -> None:
                 outputs[name] = outs
                 if trs and rep == args.repeats - 1:
                     traces[name] = trs
-    reference = outputs.get("ar (ours)") or outputs.get("hf greedy")
+    reference = outputs["ar (ours)"]
     tps = {name: statistics.median(v) for name, v in speeds.items()}
-    ar_tps = tps.get("ar (ours)")
-    t_single = None
-    if "ar (ours)" in traces:
-        t_single = statistics.median(r.verify_s for t in traces["ar (ours)"] for r in t.rounds)
-    print(f"{'method':22} {'tok/s':>8} {'vs ar':>7} {'alpha':>6} {'tok/rnd':>7} {'c':>6} {'v':>6} "
+    # one "target step" = the AR baseline's wall time per token (loop overheads included), so that the
+    # bound E/(gamma c + v) and the measured speedup are in the same units
+    print(f"{'method':26} {'tok/s':>8} {'vs ar':>7} {'alpha':>6} {'tok/rnd':>7} {'c':>6} {'v':>6} "
           f"{'bound':>6} {'eff':>5} identical")
     summaries = {}
-    for name in table:
+    for name, (_, base) in table.items():
         s: dict = {}
-        if name in traces:
+        if name in traces and base in tps:
             merged = merge(traces[name])
-            merged.t_single = t_single
-            s = summarize(merged, ar_tokens_per_s=ar_tps)
-            summaries[name] = s
-        same = reference is not None and outputs[name] == reference
-        fmt = lambda key, f="{:.2f}": f.format(s[key]) if key in s else "-"  # noqa: E731
-        print(f"{name:22} {tps[name]:8.1f} {tps[name] / ar_tps if ar_tps else 0:7.2f} {fmt('alpha')} "
-              f"{fmt('tokens_per_round'):>7} {fmt('c', '{:.3f}'):>6} {fmt('v'):>6} {fmt('bound'):>6} "
-              f"{fmt('bound_efficiency'):>5} {'yes' if same else 'NO'}")
-    best = "speculative (ours)"
-    spec = summaries.get(best, {})
-    identical = all(outputs[name] == reference for name in table)
-    vs_hf = tps[best] / tps["hf assisted"] if "hf assisted" in tps and best in tps else float("nan")
-    vs_ar = tps[best] / ar_tps if ar_tps and best in tps else float("nan")
-    print(f"vs_hf_assisted={vs_hf:.2f} vs_ar={vs_ar:.2f} bound_efficiency={spec.get('bound_efficiency', float('nan')):.2f} "
-          f"acceptance={spec.get('alpha', float('nan')):.3f} identical={'yes' if identical else 'no'}")
+            merged.t_single = 1.0 / tps[base]
+            s = summaries[name] = summarize(merged, ar_tokens_per_s=tps[base])
+        print(row(name, tps[name], tps.get(base), s, outputs[name] == reference))
+    head = summaries.get(args.headline, {})
+    identical = all(out == reference for out in outputs.values())
+    nan = float("nan")
+    vs_hf = tps[args.headline] / tps["hf assisted"] if "hf assisted" in tps and args.headline in tps else nan
+    print(f"headline: {args.headline} ({tps.get(args.headline, nan):.1f} tok/s); hf assisted "
+          f"{tps.get('hf assisted', nan):.1f} tok/s; ar {tps['ar (ours)']:.1f} tok/s")
+    print(f"vs_hf_assisted={vs_hf:.2f} vs_ar={head.get('speedup', nan):.2f} "
+          f"bound_efficiency={head.get('bound_efficiency', nan):.2f} acceptance={head.get('alpha', nan):.3f} "
+          f"identical={'yes' if identical else 'no'}")
 
 
 if __name__ == "__main__":
