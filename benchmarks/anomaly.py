@@ -227,6 +227,15 @@ def main() -> None:
               f"({len(neg) + len(pos)} units; +{neg_extract_s:.1f}s features)\n"
               f"{'':17s} unseen-families only ({held_pos.sum()} positives): auroc={auroc_test:.3f} "
               f"recall@5%={r5_test:.3f}")
+        if kind == args.models.split(",")[0]:  # ablation: each half of the score alone
+            for part, (n_part, p_part) in {
+                "estimator only": (-model.estimator.score_samples(model.transform(neg_x)),
+                                   -model.estimator.score_samples(model.transform(pos_x))),
+                "rarity only": (model.rarity.scores(neg_x), model.rarity.scores(pos_x)),
+            }.items():
+                a = roc_auc_score(np.r_[np.zeros(len(n_part)), np.ones(len(p_part))], np.r_[n_part, p_part])
+                print(f"{'':17s} {part}: auroc={a:.3f} recall@1%={recall_at_fpr(n_part, p_part, 0.01)[0]:.3f} "
+                      f"recall@5%={recall_at_fpr(n_part, p_part, 0.05)[0]:.3f}")
         if args.show and kind == args.models.split(",")[0]:
             for i in np.argsort(pos)[: args.show]:
                 print(f"   low: {pos[i]:.3f} {cases[i][0]}")
