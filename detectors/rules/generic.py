@@ -47,6 +47,9 @@ class GenericFile:
     def definition(self, ident: Node) -> Node | None:
         return None
 
+    def sources(self, ident: Node) -> list[Node]:
+        return []
+
     def positional(self, call: Node) -> list[Node]:
         if call.type == "command":
             return [c for c in call.children_by_field_name("argument")]

@@ -339,11 +339,8 @@ def _contains(spec: dict[str, Any], language: str) -> Predicate:
                 text = _as_text(resolver.fold(node))
                 if text is not None and regex.search(text):
                     return True
-                continue
             if kind == "identifier" and follow and hops < 3:
-                rhs = resolver.definition(node)
-                if rhs is not None:
-                    stack.append((rhs, hops + 1))
+                stack.extend((rhs, hops + 1) for rhs in resolver.sources(node))
             stack.extend((child, hops) for child in node.children)
         return False
 

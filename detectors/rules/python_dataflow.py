@@ -41,8 +41,13 @@ _TABLE_QUERY = """
 (import_from_statement module_name: (_) @mod name: (dotted_name) @name)
 (import_from_statement module_name: (_) @mod name: (aliased_import name: (dotted_name) @name alias: (identifier) @alias))
 (assignment left: (identifier) @lhs right: (_) @rhs)
+(augmented_assignment left: (identifier) @blhs right: (_) @brhs)
+(as_pattern (_) @brhs alias: (as_pattern_target (identifier) @blhs))
+(for_statement left: (identifier) @blhs right: (_) @brhs)
+(for_in_clause left: (identifier) @blhs right: (_) @brhs)
 """
 
+_LITERAL_TYPES = {"string": "str", "concatenated_string": "str", "list": "list", "dictionary": "dict", "tuple": "tuple", "integer": "int"}
 _SCOPES = frozenset({"function_definition", "lambda", "class_definition"})
 _BUILTIN_MAPS = frozenset({"__builtins__", "globals()", "locals()", "vars()", "builtins.__dict__", "__builtins__.__dict__"})
 
@@ -71,6 +76,7 @@ class PythonFile:
     def __init__(self, root: Node):
         self.root = root
         self._tables: tuple[dict[str, str], dict[str, list[tuple[int, Node, int | None]]]] | None = None
+        self._bindings: dict[str, list[tuple[Node, int | None]]] = {}
         self._resolving: set[str] = set()
         self._fold_cache: dict[int, Any] = {}
         self._callee_cache: dict[int, Any] = {}
@@ -83,7 +89,12 @@ class PythonFile:
             for _, caps in tree_sitter.QueryCursor(_table_query()).matches(self.root):
                 if "lhs" in caps:
                     lhs, rhs = caps["lhs"][0], caps["rhs"][0]
-                    assigns.setdefault(_text(lhs), []).append((lhs.start_byte, rhs, _scope_of(lhs)))
+                    scope = _scope_of(lhs)
+                    assigns.setdefault(_text(lhs), []).append((lhs.start_byte, rhs, scope))
+                    self._bindings.setdefault(_text(lhs), []).append((rhs, scope))
+                elif "blhs" in caps:
+                    lhs, rhs = caps["blhs"][0], caps["brhs"][0]
+                    self._bindings.setdefault(_text(lhs), []).append((rhs, _scope_of(lhs)))
                 elif "imp" in caps:
                     full = _text(caps["imp"][0])
                     if "alias" in caps:
@@ -117,6 +128,16 @@ class PythonFile:
             return None
         return best
 
+    def sources(self, ident: Node) -> list[Node]:
+        """Every expression bound to `ident`'s name in its scope or at module level: plain and
+        augmented assignments, `with ... as name`, `for name in ...` (for `contains`, not folding)."""
+        self._build()
+        bound = self._bindings.get(_text(ident))
+        if not bound:
+            return []
+        scope = _scope_of(ident)
+        return [rhs for rhs, s in bound if (s == scope or s is None) and not (rhs.start_byte <= ident.start_byte < rhs.end_byte)]
+
     # -- names ------------------------------------------------------------------------------
     def callee(self, node: Node) -> str | None:
         """Dotted, alias-resolved name of a call's function (`node` is the call or the function)."""
@@ -135,6 +156,8 @@ class PythonFile:
         if fn is None:
             return None
         name = self.dotted(fn, 0)
+        while name and name.endswith(".__call__"):
+            name = name[: -len(".__call__")]
         if name and name.startswith(("builtins.", "__builtins__.")):
             name = name.split(".", 1)[1]
         return name
@@ -163,6 +186,10 @@ class PythonFile:
         if kind == "attribute":
             obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
             base = self.dotted(obj, depth + 1) if obj is not None else None
+            if base is None and obj is not None and obj.type in _LITERAL_TYPES:
+                base = _LITERAL_TYPES[obj.type]
+                if obj.type == "string" and _text(obj)[:1] in "bB":
+                    base = "bytes"
             return f"{base}.{_text(attr)}" if base and attr is not None else None
         if kind == "parenthesized_expression" and node.named_child_count == 1:
             return self.dotted(node.named_children[0], depth + 1)
@@ -177,6 +204,13 @@ class PythonFile:
                 attr = self.fold(args[1], depth + 1)
                 if base and isinstance(attr, str):
                     return f"{base}.{attr}"
+            if fname and fname.endswith(".__getattribute__") and args:
+                attr = self.fold(args[0], depth + 1)
+                if isinstance(attr, str):
+                    return f"{fname[: -len('.__getattribute__')]}.{attr}"
+            if fname in ("vars", "builtins.vars") and args:
+                base = self.dotted(args[0], depth + 1)
+                return f"{base}.__dict__" if base else None
             if fname in ("__import__", "importlib.import_module") and args:
                 module = self.fold(args[0], depth + 1)
                 if isinstance(module, str):
@@ -185,9 +219,11 @@ class PythonFile:
         if kind == "subscript":
             base_node, index = node.child_by_field_name("value"), node.child_by_field_name("subscript")
             base = self.dotted(base_node, depth + 1) if base_node is not None else None
-            if base in _BUILTIN_MAPS and index is not None:
+            if base is not None and index is not None and (base in _BUILTIN_MAPS or base.endswith(".__dict__")):
                 key = self.fold(index, depth + 1)
-                return key if isinstance(key, str) else None
+                if not isinstance(key, str):
+                    return None
+                return key if base in _BUILTIN_MAPS else f"{base[: -len('.__dict__')]}.{key}"
             return f"{base}[]" if base else None
         return None
 
