@@ -33,6 +33,7 @@ from detectors.anomaly.fit import all_feature_names
 from detectors.anomaly.model import MODEL_KINDS, fit_model
 from detectors.anomaly.vocabulary import Vocabulary
 from detectors.languages import parser
+from trustcheck.errors import TrustcheckError
 from trustcheck.sources import Source
 
 SEED = 20261124
@@ -254,10 +255,11 @@ def _rule_hits(cases: list) -> list[bool] | None:
     """Per case: does any rule finding fall inside the injected function? None without the engine."""
     try:
         from detectors.rules import RuleDetector
-    except ImportError:
-        print("rules: detectors.rules not available; beyond_rules not measured")
+
+        detector = RuleDetector()
+    except (ImportError, TrustcheckError) as exc:
+        print(f"rules: the rule engine is not usable ({exc}); beyond_rules not measured")
         return None
-    detector = RuleDetector()
     hits = []
     for origin, content, unit, first in cases:
         findings = detector.detect(Source(f"injected_{origin}.py", "python", content))

@@ -60,17 +60,22 @@ class BaselineStats:
     q1: np.ndarray
     q3: np.ndarray
     scale: np.ndarray
+    hidden: np.ndarray  # features never offered as reasons: hashed buckets the model does not see
 
     @classmethod
     def of(cls, matrix: np.ndarray, names: list[str], scale: np.ndarray) -> BaselineStats:
+        from detectors.anomaly.model import DROPPED_PREFIXES
+
         q1, median, q3 = np.percentile(matrix, [25, 50, 75], axis=0)
-        return cls(names, median, q1, q3, scale)
+        hidden = np.array([n.startswith(DROPPED_PREFIXES) for n in names])
+        return cls(names, median, q1, q3, scale, hidden)
 
 
 def top_pulls(unit: Unit, stats: BaselineStats, k: int = 4, vocabulary: Vocabulary | None = None) -> list[Pull]:
     """The k features of `unit` (its full vector) with the largest |robust z| against the baseline."""
     x = np.asarray(unit.vector, dtype=np.float64)
     z = (x - stats.median) / stats.scale
+    z[stats.hidden] = 0.0
     order = np.argsort(-np.abs(z), kind="stable")[:k]
     return [Pull(stats.names[i], float(x[i]), float(stats.median[i]), float(stats.q1[i]), float(stats.q3[i]),
                  float(z[i]), _detail(stats.names[i], unit, vocabulary)) for i in order if abs(z[i]) > 0]
