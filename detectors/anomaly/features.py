@@ -18,6 +18,8 @@ import re
 import zlib
 from collections import Counter
 
+from tree_sitter import Node, TreeCursor
+
 from detectors.anomaly.capabilities import CATEGORIES, STRING_PATTERNS, call_category, module_category
 from detectors.anomaly.syntax import SYNTAX, UnitSyntax
 
@@ -116,7 +118,7 @@ def extract_units(content: bytes, language: str) -> list[Unit]:
     return [_finish(acc, syntax, imports) for acc in accs]
 
 
-def _walk(cursor, syntax: UnitSyntax, imports: dict[str, str]) -> list[_Acc]:
+def _walk(cursor: TreeCursor, syntax: UnitSyntax, imports: dict[str, str]) -> list[_Acc]:
     accs: list[_Acc] = []
     frames: list[tuple[int, _Acc]] = []  # (depth of the node that opened it, accumulator)
     types: list[str] = []  # node type at each depth on the current path
@@ -126,6 +128,7 @@ def _walk(cursor, syntax: UnitSyntax, imports: dict[str, str]) -> list[_Acc]:
     depth = 0
     while True:
         node = cursor.node
+        assert node is not None  # a cursor always stands on a node
         t = node.type
         while frames and frames[-1][0] >= depth:
             frames.pop()
@@ -170,7 +173,7 @@ def _walk(cursor, syntax: UnitSyntax, imports: dict[str, str]) -> list[_Acc]:
             depth -= 1
 
 
-def _count(node, t: str, parent: str, depth: int, acc: _Acc, syntax: UnitSyntax, block_depth: int) -> None:
+def _count(node: Node, t: str, parent: str, depth: int, acc: _Acc, syntax: UnitSyntax, block_depth: int) -> None:
     acc.nodes += 1
     acc.types[t] += 1
     rel = depth - acc.root_depth
@@ -179,11 +182,11 @@ def _count(node, t: str, parent: str, depth: int, acc: _Acc, syntax: UnitSyntax,
     if t == syntax.call_type:
         fn = node.child_by_field_name(syntax.call_function_field)
         if fn is not None:
-            text = fn.text or b""
-            if not _SIMPLE_NAME.match(text):
+            callee = fn.text or b""
+            if not _SIMPLE_NAME.match(callee):
                 attr = fn.child_by_field_name("attribute")
-                text = b"?." + (attr.text or b"") if attr is not None else b"?"
-            acc.raw_calls.append(text.decode("utf-8", "replace"))
+                callee = b"?." + (attr.text or b"") if attr is not None else b"?"
+            acc.raw_calls.append(callee.decode("utf-8", "replace"))
     elif t in syntax.string_types:
         text = (node.text or b"").decode("utf-8", "replace")
         if parent in syntax.docstring_types:  # a bare string statement: documentation
@@ -199,12 +202,12 @@ def _count(node, t: str, parent: str, depth: int, acc: _Acc, syntax: UnitSyntax,
             if pattern.search(body):
                 acc.string_flags[key] += 1
     elif t in syntax.integer_types:
-        text = (node.text or b"0").decode("ascii", "replace").replace("_", "").lower().rstrip("lj")
+        literal = (node.text or b"0").decode("ascii", "replace").replace("_", "").lower().rstrip("lj")
         try:
-            value = int(text, 0)
+            value = int(literal, 0)
         except ValueError:
             value = 0
-        if text.startswith("0x") and value > 0xFFFF:
+        if literal.startswith("0x") and value > 0xFFFF:
             acc.numbers["large_hex"] += 1
         if value > 2**31:
             acc.numbers["big_int"] += 1
@@ -218,7 +221,7 @@ def _count(node, t: str, parent: str, depth: int, acc: _Acc, syntax: UnitSyntax,
         acc.numbers["byte_array"] += 1
 
 
-def _record_import(node, imports: dict[str, str] | None, acc: _Acc | None) -> None:
+def _record_import(node: Node, imports: dict[str, str] | None, acc: _Acc | None) -> None:
     """`import a.b as c` -> c: a.b; `from a import b as c` -> c: a.b (into imports or the unit)."""
     module = ""
     if node.type == "import_from_statement":
@@ -226,8 +229,8 @@ def _record_import(node, imports: dict[str, str] | None, acc: _Acc | None) -> No
         module = (mod_node.text or b"").decode() if mod_node is not None else ""
     for child in node.children_by_field_name("name"):
         if child.type == "aliased_import":
-            target = (child.child_by_field_name("name").text or b"").decode()
-            alias = (child.child_by_field_name("alias").text or b"").decode()
+            target = _text(child.child_by_field_name("name"))
+            alias = _text(child.child_by_field_name("alias"))
         else:
             target = (child.text or b"").decode()
             alias = target if module else target.split(".", 1)[0]
@@ -239,6 +242,10 @@ def _record_import(node, imports: dict[str, str] | None, acc: _Acc | None) -> No
             acc.unit.modules.add(full.lstrip(".").split(".", 1)[0])
     if module and acc is not None:
         acc.unit.modules.add(module.lstrip(".").split(".", 1)[0])
+
+
+def _text(node: Node | None) -> str:
+    return (node.text or b"").decode("utf-8", "replace") if node is not None else ""
 
 
 def _resolve(name: str, imports: dict[str, str]) -> str:
