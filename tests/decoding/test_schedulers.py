@@ -67,3 +67,13 @@ def test_next_draft_length():
     assert next_draft_length(5, 2, 5) == 4
     assert next_draft_length(1, 0, 1) == 1
     assert next_draft_length(16, 16, 16, k_max=16) == 16
+
+
+def test_pipeline_chain_greedy_identical(target, drafter_model, prompts, references, harness):
+    from decoding.schedulers.pipeline import pipeline
+
+    middle = harness.perturbed(target, 0.15, seed=9)
+    for prompt, ref in zip(prompts, references):
+        with torch.inference_mode():
+            trace = pipeline(ModelVerifier(target), [drafter_model, middle], prompt, max_new_tokens=N, k=6)
+        assert trace.tokens == ref[:N]

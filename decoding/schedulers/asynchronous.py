@@ -1,0 +1,181 @@
+"""Asynchronous speculative decoding (AMUSD): the drafter drafts on in its own process while the
+target verifies; rejected drafts roll both back to the agreed prefix.
+
+Drafter process (`_draft_loop`): keeps extending its own sequence greedily, sending each token as
+("draft", epoch, position, token); stays at most `max_ahead` tokens past the last verified length.
+Target (the caller's process): waits for at least one draft, takes every draft that has arrived (up
+to `max_block`), verifies them in one forward pass, appends accepted + 1. On a mismatch it bumps the
+epoch and sends ("rollback", epoch, position, tokens): the drafter truncates to `position`, appends
+the verified tokens and drafts on; drafts from older epochs are discarded on arrival.
+Greedy only: output equals the target's greedy decoding. (Exact sampling would also be possible here,
+sending q with each draft; it is not implemented.)
+
+Process hygiene: the worker is a daemon, ignores SIGINT (the parent decides), reports exceptions as
+("error", text), and `DraftWorker.close()` (also on `with` exit / errors / Ctrl-C in the parent)
+asks it to stop, then joins, then terminates if it must.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from decoding.acceptance import accept_greedy
+from decoding.protocols import GREEDY, Sampling, Verifier
+from decoding.schedulers.common import OnTokens, Output, now, record
+from decoding.trace import DecodeTrace, Round
+
+
+def _draft_loop(conn: Any, model: Any, max_ahead: int, threads: int) -> None:
+    """Worker body: (reset | rollback | ack | stop) messages in, draft tokens out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
+    from decoding.drafters import make_lm
+
+    busy = 0.0
+    try:
+        lm = make_lm(model, fast=True)
+        seq = torch.empty(0, dtype=torch.long)
+        length = verified = epoch = 0
+        active = False
+        with torch.inference_mode():
+            while True:
+                while conn.poll(0) or not active or length - verified >= max_ahead:
+                    msg = conn.recv()
+                    kind = msg[0]
+                    if kind == "stop":
+                        return
+                    if kind == "stats":
+                        conn.send(("stats", busy))
+                        busy = 0.0
+                        active = False
+                        continue
+                    _, ep, pos, toks = msg
+                    if kind == "reset":
+                        seq = torch.empty(pos + len(toks) + 4096, dtype=torch.long)
+                        active = True
+                    if kind in ("reset", "rollback"):
+                        epoch = ep
+                        seq[pos: pos + len(toks)] = torch.tensor(toks, dtype=torch.long)
+                        length = verified = pos + len(toks)
+                    elif kind == "ack" and ep == epoch:
+                        verified = max(verified, pos)
+                t0 = time.perf_counter()
+                tok = int(lm.forward(seq[:length])[-1].argmax())
+                seq[length] = tok
+                length += 1
+                busy += time.perf_counter() - t0
+                conn.send(("draft", epoch, length - 1, tok))
+    except Exception:  # report, never hang the parent
+        try:
+            conn.send(("error", traceback.format_exc()))
+        except Exception:
+            pass
+
+
+class DraftWorker:
+    """A drafter model running in a child process; reusable across generations. Use as a context manager."""
+
+    def __init__(self, model: Any, name: str = "drafter", max_ahead: int = 8, threads: int = 1,
+                 start_method: str = "fork") -> None:
+        self.name = name
+        ctx = mp.get_context(start_method)
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_draft_loop, args=(child, model, max_ahead, threads), daemon=True)
+        self.process.start()
+        child.close()
+
+    def send(self, msg: tuple) -> None:
+        self.conn.send(msg)
+
+    def recv(self) -> tuple:
+        msg = self.conn.recv()
+        if msg[0] == "error":
+            raise RuntimeError(f"drafter process failed:\n{msg[1]}")
+        return msg
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self.process.is_alive():
+            try:
+                self.conn.send(("stop",))
+            except (BrokenPipeError, OSError):
+                pass
+            self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout)
+        self.conn.close()
+
+    def __enter__(self) -> DraftWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def asynchronous(verifier: Verifier, worker: DraftWorker, prompt_ids: torch.Tensor, *, max_new_tokens: int = 128,
+                 max_block: int = 8, sampling: Sampling = GREEDY, eos_token_id: int | None = None,
+                 extra_verifiers: Sequence[Verifier] = (), on_tokens: OnTokens | None = None,
+                 generator: torch.Generator | None = None) -> DecodeTrace:
+    """Verify whatever the drafter process has drafted, as it arrives; see the module docstring."""
+    if not sampling.greedy:
+        raise ValueError("asynchronous decoding is greedy only; use the speculative scheduler to sample")
+    out = Output(prompt_ids, max_new_tokens, eos_token_id)
+    trace = DecodeTrace("async", verifier.name, [worker.name], prompt_ids.shape[0], meta={"max_block": max_block})
+    epoch, rollbacks, received, wasted = 1, 0, 0, 0
+    start = now()
+    worker.send(("reset", epoch, 0, prompt_ids.tolist()))
+    drafts: list[int] = []
+    try:
+        while not out.done:
+            t0 = now()
+            while not drafts or (len(drafts) < max_block and worker.conn.poll(0)):
+                _, ep, pos, tok = worker.recv()
+                received += 1
+                if ep != epoch:
+                    wasted += 1
+                    continue
+                length = out.length
+                if pos < length:  # a position the target already decided (its bonus token)
+                    if tok != int(out.buf[pos]):
+                        epoch += 1
+                        rollbacks += 1
+                        worker.send(("rollback", epoch, pos, out.buf[pos:length].tolist()))
+                    continue
+                if pos == length + len(drafts):
+                    drafts.append(tok)
+            t1 = now()
+            context = out.context
+            block = torch.tensor(drafts, dtype=torch.long)
+            logits = verifier.logits(context, block)
+            n, new = accept_greedy(block, logits)
+            appended = out.append(new)
+            if n < len(drafts):  # the drafter's tokens from drafts[n] on are wrong: roll it back
+                epoch += 1
+                rollbacks += 1
+                wasted += len(drafts) - n
+                worker.send(("rollback", epoch, out.length - 1, [int(new[-1])]))
+            else:
+                worker.send(("ack", epoch, out.length - 1, []))
+            t2 = now()
+            extra_s = record(trace, verifier.name, logits, context, appended, extra_verifiers, on_tokens)
+            trace.rounds.append(Round(len(drafts), n, t1 - t0, t2 - t1, extra_s, worker.name))
+            drafts = []
+        worker.send(("stats",))
+        while (msg := worker.recv())[0] != "stats":
+            pass
+        drafter_busy = msg[1]
+    except BaseException:
+        worker.close()  # on errors and Ctrl-C: no orphaned drafter
+        raise
+    trace.total_s = now() - start
+    verify_busy = sum(r.verify_s for r in trace.rounds)
+    trace.meta.update(rollbacks=rollbacks, drafted_received=received, wasted_drafts=wasted,
+                      target_busy=verify_busy / trace.total_s, drafter_busy=drafter_busy / trace.total_s)
+    return trace
