@@ -12,7 +12,10 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from trustcheck.reporters.codequality import report_codequality
+from trustcheck.reporters.github import report_github
 from trustcheck.reporters.json import report_json
+from trustcheck.reporters.markdown import report_markdown
 from trustcheck.reporters.sarif import report_sarif
 from trustcheck.reporters.text import report_text
 
@@ -32,6 +35,9 @@ REPORTERS: dict[str, Reporter] = {
     "text": report_text,
     "json": report_json,
     "sarif": report_sarif,
+    "markdown": report_markdown,  # CIGATE: PR comment
+    "github": report_github,  # CIGATE: workflow annotations
+    "codequality": report_codequality,  # CIGATE: GitLab Code Quality
 }
 
 
