@@ -13,8 +13,10 @@ import re
 
 CATEGORIES = ("network", "process", "file", "crypto", "env", "dynamic", "encoding", "sysinfo", "reflection",
               "surveillance")
-# Categories that, in an anomalous unit, suggest embedded malicious code (CWE-506).
-DANGEROUS = frozenset({"network", "process", "dynamic", "encoding", "env", "sysinfo", "surveillance"})
+# What a payload does, and what it hides or collects: in an anomalous unit, one action or two of
+# the others suggest embedded malicious code (CWE-506). See detector.py for the severity policy.
+ACTIONS = frozenset({"network", "process", "dynamic", "surveillance"})
+HIDE_OR_COLLECT = frozenset({"encoding", "env", "sysinfo"})
 
 # Module roots whose every call counts for a category.
 _MODULES: dict[str, str] = {

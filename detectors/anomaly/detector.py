@@ -1,14 +1,15 @@
 """The anomaly detector: scores a file's units against a fitted baseline and explains the outliers.
 
-Severity policy (documented in the findings' evidence as `policy`):
+Severity policy (also in detectors/anomaly/README.md):
 - below the baseline's `threshold_percentile` (default 99: about 1% of the repository's own units
   would be reported): no finding;
 - above it: `low`, confidence low: unusual code, nothing dangerous in it;
-- above it and the unit uses a dangerous capability (network, process, dynamic code, encoding,
-  environment, system information): `medium`, CWE-506 (embedded malicious code), confidence medium;
-- above the 99.9th percentile, with two or more dangerous capabilities and a capability or
-  suspicious-string feature among the top reasons: `high`. Only this combination can fail the
-  default `--fail-on=high` gate; the anomaly score alone never does.
+- above it and the unit can act (network, process, dynamic code, clipboard/screen capture) or
+  does two of hide/collect (encoding, environment, system information): `medium`, CWE-506
+  (embedded malicious code), confidence medium;
+- above the 99.9th percentile, acting and doing one more dangerous thing (another action or a
+  hide/collect), with a capability or suspicious-literal feature among the top reasons: `high`.
+  Only this combination can fail the default `--fail-on=high` gate; the score alone never does.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.anomaly.capabilities import DANGEROUS
+from detectors.anomaly.capabilities import ACTIONS, HIDE_OR_COLLECT
 from detectors.anomaly.explain import BaselineStats, Pull, top_pulls
 from detectors.anomaly.features import SCHEMA_VERSION, Unit, extract_units
 from detectors.anomaly.model import Baseline, fit_model
@@ -85,12 +86,14 @@ class AnomalyDetector:
 
     def _finding(self, source: Source, unit: Unit, score: float, percentile: float) -> Finding:
         pulls = top_pulls(unit, self.stats, vocabulary=self.vocabulary)
-        dangerous = sorted(c for c in unit.capabilities if c in DANGEROUS)
+        actions = [c for c in unit.capabilities if c in ACTIONS]
+        others = [c for c in unit.capabilities if c in HIDE_OR_COLLECT]
+        dangerous = sorted(actions + others) if actions or len(others) >= 2 else []
         severity, confidence = Severity.LOW, Confidence.LOW
         if dangerous:
             severity, confidence = Severity.MEDIUM, Confidence.MEDIUM
             alarm = any(p.feature.startswith(_ALARM_PREFIXES) and p.z > 0 for p in pulls)
-            if percentile >= HIGH_PERCENTILE and len(dangerous) >= 2 and alarm:
+            if percentile >= HIGH_PERCENTILE and actions and len(dangerous) >= 2 and alarm:
                 severity = Severity.HIGH
         what = "Function" if unit.kind == "function" else "Top-level code"
         reasons = "; ".join(p.describe() for p in pulls[:3])

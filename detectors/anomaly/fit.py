@@ -52,8 +52,10 @@ def content_hash(files: dict[str, str]) -> str:
 
 
 def fit_baseline(root: Path, *, model: str = DEFAULT_MODEL, language: str = "python",
-                 exclude: tuple[str, ...] = (), files: list[Path] | None = None) -> Baseline:
+                 exclude: tuple[str, ...] = (), files: list[Path] | None = None,
+                 relative_to: Path | None = None) -> Baseline:
     """Extract every unit of the repository's `language` files and return the baseline to save.
+    File hashes are recorded relative to `relative_to` (the repository root; default `root`).
 
     Raises TrustcheckError when there is nothing to fit on or the model name is unknown.
     """
@@ -65,10 +67,11 @@ def fit_baseline(root: Path, *, model: str = DEFAULT_MODEL, language: str = "pyt
     paths = files if files is not None else find_files(root, language, exclude)
     per_file = []
     hashes: dict[str, str] = {}
-    base = root if root.is_dir() else root.parent
+    base = (relative_to or (root if root.is_dir() else root.parent)).resolve()
     for path in paths:
         content = path.read_bytes()
-        hashes[path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)] = \
+        resolved = path.resolve()
+        hashes[resolved.relative_to(base).as_posix() if resolved.is_relative_to(base) else str(resolved)] = \
             hashlib.sha256(content).hexdigest()
         per_file.append(extract_units(content, language))
     vocabulary = Vocabulary.build(per_file)
@@ -91,7 +94,7 @@ def fit_baseline(root: Path, *, model: str = DEFAULT_MODEL, language: str = "pyt
         "vocabulary": vocabulary.to_json(),
         "n_units": n_units,
         "n_files": len(hashes),
-        "fitted_on": {"content_hash": content_hash(hashes), "files": hashes},
+        "fitted_on": {"content_hash": content_hash(hashes), "files": hashes, "root": str(base)},
         "extract_seconds": round(time.perf_counter() - started, 3),
     }
     return Baseline(matrix, settings)

@@ -82,3 +82,11 @@ def test_clear_errors(repo: Path, tmp_path_factory: pytest.TempPathFactory, caps
     assert main(["anomaly", "score", str(repo / "notes.py"), "--baseline", str(out)]) == 2
     assert "no python functions" in capsys.readouterr().err
     assert main(["anomaly", "fit", str(repo), "--model", "nope"]) == 2
+
+
+def test_stale_baseline_warns(repo: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["anomaly", "fit", str(repo / "m0.py").replace("m0.py", "")]) == 0
+    (repo / "m3.py").write_text(HELPER.format(i=33))
+    capsys.readouterr()
+    main(["anomaly", "score", str(repo / "m1.py")])
+    assert "stale" in capsys.readouterr().err

@@ -53,9 +53,10 @@ def fit(
     if not path.exists():
         raise TrustcheckError(f"{path}: no such file or folder", hint="pass the repository to learn from")
     started = time.perf_counter()
-    baseline = fit_baseline(path, model=model.value, exclude=tuple(exclude or ()))
+    root = repo_root(path)
+    baseline = fit_baseline(path, model=model.value, exclude=tuple(exclude or ()), relative_to=root)
     fit_model(baseline.matrix, model.value, baseline.settings["feature_names"])  # fails here, not at scan time
-    directory = out or repo_root(path) / BASELINE_DIR
+    directory = out or root / BASELINE_DIR
     baseline.settings["fit_seconds"] = round(time.perf_counter() - started, 3)
     baseline.save(directory)
     settings = baseline.settings
@@ -90,7 +91,9 @@ def score(
     root = repo_root(paths[0] if paths else Path("."))
     directory = baseline or root / BASELINE_DIR
     detector = AnomalyDetector.from_dir(directory, threshold=threshold)
-    changed = stale_files(detector.baseline, root)
+    fitted_root = directory.resolve().parent.parent if directory.resolve().parts[-2:] == BASELINE_DIR.parts \
+        else Path(detector.baseline.settings["fitted_on"].get("root", root))
+    changed = stale_files(detector.baseline, fitted_root)
     if changed:
         print(f"trustcheck: warning: the anomaly baseline is stale: {len(changed)} of the files it was fitted on "
               f"changed since (e.g. {changed[0]}); re-fit with `trustcheck anomaly fit`", file=sys.stderr)
