@@ -29,6 +29,8 @@ from decoding.drafters import ModelDrafter, NGramDrafter
 from decoding.generate import resolve
 from decoding.quantize import quantize
 from decoding.schedulers import autoregressive, multi_draft, speculative
+from decoding.schedulers.asynchronous import DraftWorker, asynchronous
+from decoding.schedulers.pipeline import ChainDrafter
 from decoding.trace import DecodeTrace, summarize
 from decoding.verifiers import ModelVerifier
 
@@ -69,7 +71,7 @@ def hf_generate(model, ids: torch.Tensor, n: int, eos: int | None, **kw) -> list
     return out[0, ids.shape[0]:].tolist()
 
 
-def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str]) -> dict:
+def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], worker=None, intermediate=None) -> dict:
     """name -> (fn(prompt_ids) -> (tokens, trace | None), name of the AR row it is compared with)."""
     common = {"max_new_tokens": n, "eos_token_id": eos}
 
@@ -101,6 +103,13 @@ def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str]) 
         "speculative (ours, fast)": (spec(fast_target=True), "ar (ours, fast)"),
         "adaptive (ours, fast)": (spec(fast_target=True, adaptive=True), "ar (ours, fast)"),
     }
+    if worker is not None:
+        table["async (ours)"] = (ours(lambda ids: asynchronous(ModelVerifier(target), worker, ids, max_block=k, **common)),
+                                 "ar (ours)")
+    if intermediate is not None:
+        table["pipeline sync (ours)"] = (ours(lambda ids: speculative(
+            ModelVerifier(target), ChainDrafter(ModelVerifier(intermediate, "mid", fast=True), ModelDrafter(drafter)),
+            ids, k=2 * k, **common)), "ar (ours)")
     for method in quant:
         table[f"spec drafter={method}"] = (spec(drafter_model=quantize(drafter, method)), "ar (ours)")
     return table
@@ -149,6 +158,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quant", default="", help="comma-separated drafter quantizations to add (bf16,int8,bfp,tr)")
     ap.add_argument("--only", default="", help="comma-separated substrings of method names to run (default all)")
+    ap.add_argument("--intermediate", default="bundled:validator-a", help="middle model of the pipeline row ('' = none)")
+    ap.add_argument("--no-async", action="store_true", help="skip the asynchronous (2-process) row")
     ap.add_argument("--headline", default="speculative (ours)", help="method the summary line reports")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -162,8 +173,19 @@ def main() -> None:
     ids = [tok(p, return_tensors="pt").input_ids[0] for p in prompts]
     print(f"target={tgt.name} drafter={drf.name} prompts={len(prompts)} from {source} "
           f"new_tokens={args.new_tokens} k={args.k} repeats={args.repeats} threads={args.threads}")
+    mid = load(args.intermediate, args.tokenizer).model if args.intermediate else None
+    worker = None if args.no_async else DraftWorker(drf.model, drf.name, max_ahead=args.k, threads=args.threads)
+    try:
+        run_all(args, tgt, drf, ids, worker, mid)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def run_all(args, tgt, drf, ids, worker, mid) -> None:
+    tok = tgt.tokenizer
     table = methods(tgt.model, drf.model, tok.eos_token_id, args.k, args.new_tokens,
-                    [q for q in args.quant.split(",") if q])
+                    [q for q in args.quant.split(",") if q], worker, mid)
     if args.only:
         keep = args.only.split(",") + ["ar (ours)", "hf assisted", args.headline]
         table = {name: v for name, v in table.items() if any(o in name for o in keep)}
@@ -210,7 +232,14 @@ def main() -> None:
           f"{tps.get('hf assisted', nan):.1f} tok/s; ar {tps['ar (ours)']:.1f} tok/s")
     print(f"vs_hf_assisted={vs_hf:.2f} vs_ar={head.get('speedup', nan):.2f} "
           f"bound_efficiency={head.get('bound_efficiency', nan):.2f} acceptance={head.get('alpha', nan):.3f} "
-          f"identical={'yes' if identical else 'no'}")
+          f"identical={'yes' if identical else 'no'}"
+          + "".join(f" {key}={tps[name] / tps[args.headline]:.2f}" for key, name in
+                    (("async_vs_sync", "async (ours)"), ("pipeline_vs_sync", "pipeline sync (ours)"))
+                    if name in tps and args.headline in tps))
+    for name in ("async (ours)", "pipeline sync (ours)"):
+        if name in traces:
+            meta = {k: round(v, 3) if isinstance(v, float) else v for t in traces[name][-1:] for k, v in t.meta.items()}
+            print(f"{name}: {meta}")
 
 
 if __name__ == "__main__":

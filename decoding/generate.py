@@ -5,14 +5,16 @@
                   on_token=print) -> Generation
 
 Strategies: autoregressive | speculative | adaptive (speculative, adaptive draft length) |
-multi-draft (model drafter + n-gram drafter, batched verification) | ngram (prompt lookup only).
+multi-draft (model drafter + n-gram drafter, batched verification) | ngram (prompt lookup only) |
+async (drafter in its own process, AMUSD) | pipeline (drafter -> intermediate -> target chain).
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -23,7 +25,7 @@ from decoding.schedulers.common import now
 from decoding.trace import DecodeTrace
 from decoding.verifiers import ModelVerifier
 
-STRATEGIES = ("autoregressive", "speculative", "adaptive", "multi-draft", "ngram")
+STRATEGIES = ("autoregressive", "speculative", "adaptive", "multi-draft", "ngram", "async", "pipeline")
 
 
 @dataclass
@@ -94,18 +96,34 @@ def make_drafters(strategy: str, drafter: Loaded | None, confidence: float) -> l
 
 
 def run_strategy(strategy: str, verifier: ModelVerifier, drafters: list[Drafter], prompt_ids: torch.Tensor,
-                 k: int, **kw: Any) -> DecodeTrace:
+                 k: int, intermediate: Loaded | None = None, **kw: Any) -> DecodeTrace:
     if strategy == "autoregressive":
         return autoregressive(verifier, prompt_ids, **kw)
     if strategy == "multi-draft":
         return multi_draft(verifier, drafters, prompt_ids, k=k, **kw)
+    if strategy == "async":
+        from decoding.schedulers.asynchronous import DraftWorker, asynchronous
+
+        drafter = drafters[0]
+        with DraftWorker(drafter.lm.model, name=drafter.name, max_ahead=k) as worker:
+            return asynchronous(verifier, worker, prompt_ids, max_block=k, **kw)
+    if strategy == "pipeline":
+        from decoding.schedulers.pipeline import ChainDrafter
+
+        if intermediate is None:
+            raise ValueError("strategy 'pipeline' needs an intermediate model")
+        chain = ChainDrafter(ModelVerifier(intermediate.model, intermediate.name, fast=True), drafters[0])
+        trace = speculative(verifier, chain, prompt_ids, k=k, **kw)
+        trace.strategy = "pipeline"
+        return trace
     return speculative(verifier, drafters[0], prompt_ids, k=k, adaptive=strategy == "adaptive", **kw)
 
 
 def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any = "bundled:drafter",
                   validators: Sequence[Any] = (), strategy: str = "speculative", max_new_tokens: int = 128,
                   k: int = 5, sampling: Sampling = GREEDY, confidence: float = 0.0,
-                  on_token: OnToken | None = None, calibrate: bool = True) -> Generation:
+                  on_token: OnToken | None = None, calibrate: bool = True,
+                  intermediate: Any = "bundled:validator-a") -> Generation:
     """Generate a continuation of `prompt` with the chosen strategy; validators score every token.
 
     Validators sharing the target's tokenizer score each round's accepted tokens (trace.token_logprobs
@@ -116,6 +134,7 @@ def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any =
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     tgt = resolve(target)
     drf = resolve(drafter) if drafter is not None and strategy not in ("autoregressive", "ngram") else None
+    mid = resolve(intermediate) if strategy == "pipeline" and intermediate is not None else None
     vals = unique_names(tgt, [resolve(v) for v in validators])
     tok = tgt.tokenizer
     inline = [ModelVerifier(v.model, v.name) for v in vals if same_tokenizer(v.tokenizer, tok)]
@@ -135,10 +154,11 @@ def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any =
     generator = torch.Generator().manual_seed(sampling.seed) if sampling.seed is not None else None
     verifier = ModelVerifier(tgt.model, tgt.name)
     with torch.inference_mode():
-        trace = run_strategy(strategy, verifier, make_drafters(strategy, drf, confidence) if drf or
-                             strategy == "ngram" else [], prompt_ids, k, max_new_tokens=max_new_tokens,
-                             sampling=sampling, eos_token_id=tok.eos_token_id, extra_verifiers=inline,
-                             on_tokens=on_tokens if on_token is not None else None, generator=generator)
+        drafters = make_drafters(strategy, drf, confidence) if strategy != "autoregressive" else []
+        trace = run_strategy(strategy, verifier, drafters, prompt_ids, k, intermediate=mid,
+                             max_new_tokens=max_new_tokens, sampling=sampling, eos_token_id=tok.eos_token_id,
+                             extra_verifiers=inline, on_tokens=on_tokens if on_token is not None else None,
+                             generator=generator)
         text = tok.decode(trace.tokens, skip_special_tokens=True)
         if on_token is not None and text.startswith(emitted[0]) and len(text) > len(emitted[0]):
             on_token(text[len(emitted[0]):])  # flush what was held back

@@ -17,6 +17,7 @@ asks it to stop, then joins, then terminates if it must.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import signal
 import time
@@ -72,11 +73,9 @@ def _draft_loop(conn: Any, model: Any, max_ahead: int, threads: int) -> None:
                 length += 1
                 busy += time.perf_counter() - t0
                 conn.send(("draft", epoch, length - 1, tok))
-    except Exception:  # report, never hang the parent
-        try:
+    except Exception:  # noqa: BLE001 - any failure is reported to the parent, never left to hang it
+        with contextlib.suppress(OSError):
             conn.send(("error", traceback.format_exc()))
-        except Exception:
-            pass
 
 
 class DraftWorker:
@@ -112,7 +111,7 @@ class DraftWorker:
             self.process.join(timeout)
         self.conn.close()
 
-    def __enter__(self) -> DraftWorker:
+    def __enter__(self) -> DraftWorker:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

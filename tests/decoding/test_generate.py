@@ -15,7 +15,8 @@ def test_all_strategies_same_text(tokenizer, lm_pair, harness):
     texts = {}
     for strategy in STRATEGIES:
         gen = generate_code("def add(a, b):", target=(target, tokenizer), drafter=(drafter, tokenizer),
-                            validators=[(validator, tokenizer)], strategy=strategy, max_new_tokens=20)
+                            validators=[(validator, tokenizer)], strategy=strategy, max_new_tokens=20,
+                            intermediate=(harness.perturbed(target, 0.1, seed=14), tokenizer))
         texts[strategy] = gen.text
         trace = gen.trace
         assert len(gen.token_ids) == len(trace.token_logprobs["model"]) <= 20
