@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from typing import Any, Callable
 
 from tree_sitter import Node
@@ -260,15 +261,25 @@ def _regex_helper(spec: dict[str, Any], language: str) -> Predicate:
     pattern = _regex(spec, "pattern")
     if pattern is None:
         raise TrustcheckError("regex: needs pattern")
-    on = spec.get("on", "text")
-    if on not in ("text", "value"):
-        raise TrustcheckError("regex: on is text or value")
+    on = spec.get("on", spec.get(True, "text"))  # YAML 1.1 reads a bare `on` key as True
+    if on not in ("text", "value", "nfkc", "line"):
+        raise TrustcheckError("regex: on is text, value, nfkc or line")
 
     def pred(ctx: FileContext, caps: Captures) -> bool:
         nodes = caps.get(cap)
         if not nodes:
             return False
-        text = _as_text(ctx.resolver.fold(nodes[0])) if on == "value" else _node_text(nodes[0])
+        node = nodes[0]
+        if on == "value":
+            text = _as_text(ctx.resolver.fold(node))
+        elif on == "nfkc":
+            text = unicodedata.normalize("NFKC", _node_text(node))
+        elif on == "line":  # the full source line(s) the capture spans
+            start = ctx.content.rfind(b"\n", 0, node.start_byte) + 1
+            end = ctx.content.find(b"\n", node.end_byte)
+            text = ctx.content[start : end if end >= 0 else len(ctx.content)].decode("utf-8", errors="replace")
+        else:
+            text = _node_text(node)
         return text is not None and pattern.search(text) is not None
 
     return pred

@@ -13,6 +13,7 @@ import binascii
 import codecs
 import functools
 import stat
+import unicodedata
 import zlib
 from typing import Any, Callable
 
@@ -168,6 +169,8 @@ class PythonFile:
         kind = node.type
         if kind == "identifier":
             name = _text(node)
+            if not name.isascii():  # Python folds identifiers with NFKC: 𝚎𝚡𝚎𝚌 is exec
+                name = unicodedata.normalize("NFKC", name)
             imports, _ = self._build()
             if name in imports:
                 return imports[name]
@@ -210,6 +213,11 @@ class PythonFile:
                 attr = self.fold(args[0], depth + 1)
                 if isinstance(attr, str):
                     return f"{fname[: -len('.__getattribute__')]}.{attr}"
+            if fname and fname.endswith(".get") and args and (fname[:-4] in _BUILTIN_MAPS or fname.endswith(".__dict__.get")):
+                key = self.fold(args[0], depth + 1)
+                if isinstance(key, str):
+                    base = fname[:-4]
+                    return key if base in _BUILTIN_MAPS else f"{base[: -len('.__dict__')]}.{key}"
             if fname in ("vars", "builtins.vars") and args:
                 base = self.dotted(args[0], depth + 1)
                 return f"{base}.__dict__" if base else None
