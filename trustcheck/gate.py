@@ -121,13 +121,22 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
              "by_detector": dict(sorted(Counter(f.detector for f in findings).items())), "changed_files": len(changes), "scanned_files": len(sources),
              "findings_on_changed_lines": on_changed, "baselined": baselined, "base": base[:12],
              "head": head if head in (INDEX, WORKTREE) else head[:12]}
-    result = pipeline.ScanResult(findings=findings, errors=scanned.errors, stats=stats)
+    result = dataclasses.replace(scanned, findings=findings, stats=stats)
     return GateRun(result, config, base, head, changes)
 
 
-def scan_diff(ref: str, config: Any, *, baseline: str | None = BASELINE_FILE) -> Any:
+def scan_diff(ref: str, config: Any, *, baseline_file: str | None = None) -> Any:
     """`trustcheck scan --diff REF`: findings on the lines the working tree (staged, unstaged and
-    untracked files) adds relative to where it forked from REF, judged by `config`; a ScanResult."""
+    untracked files) adds relative to where it forked from REF, judged by `config`; a ScanResult.
+    `baseline_file` (relative to the working directory) defaults to the repository's
+    .trustcheck-baseline.json when there is one."""
+    baseline = BASELINE_FILE
+    if baseline_file is not None:
+        if not os.path.isfile(baseline_file):
+            raise TrustcheckError(f"baseline {baseline_file} does not exist",
+                                  hint="create it with `trustcheck baseline create`")
+        root = Repo.discover(".").root
+        baseline = Path(os.path.relpath(os.path.abspath(baseline_file), root)).as_posix()
     return run_gate(GateOptions(base=ref, mode="diff", baseline=baseline, config=config)).result
 
 

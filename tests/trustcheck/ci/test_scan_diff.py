@@ -1,0 +1,26 @@
+"""`trustcheck scan --diff REF` (local use): the working tree's added lines, judged by the config on disk."""
+
+from __future__ import annotations
+
+from trustcheck.config import load_config
+from trustcheck.gate import scan_diff
+
+CODE = "import base64\n\n\ndef run(blob):\n    exec(base64.b64decode(blob))\n"
+
+
+def test_reports_only_uncommitted_additions(repo):
+    repo.commit_files({"old.py": CODE})
+    repo.git("checkout", "-qb", "work")
+    repo.commit_files({"committed.py": CODE})  # on the branch, after forking from main
+    repo.write("old.py", CODE + "\n\ndef again(blob):\n    exec(base64.b64decode(blob))\n")
+    repo.write("untracked.py", CODE)
+    result = scan_diff("main", load_config("."))
+    where = {(f.path, f.line) for f in result.findings}
+    assert ("old.py", 9) in where and ("untracked.py", 5) in where and ("committed.py", 5) in where
+    assert ("old.py", 5) not in where  # present before the fork
+
+
+def test_suppressions_are_obeyed_locally(repo):
+    repo.commit_files({"a.py": "x = 1\n"})
+    repo.write("a.py", "x = 1\n" + CODE.replace("blob))\n", "blob))  # trustcheck: ignore[py-*]\n"))
+    assert scan_diff("HEAD", load_config(".")).findings == []
