@@ -90,39 +90,48 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
 
     refused: dict[str, list[Any]] = {}
     if options.tamper_proof and not options.allow_new_suppressions:
-        base_contents = repo.read(base, sorted({c.old_path for c in changes if c.old_path}))
-        for source in sources:
-            change = change_of[source.path]
-            fresh = tamper.new_suppressions(source.content, base_contents.get(change.old_path or ""), change)
-            refused[source.path] = [s for s in fresh if s.rule_ids]
-            extra += [tamper.suppression_finding(source.path, s) for s in refused[source.path]]
+        refused = _new_suppressions(repo, base, sources, change_of)
+        extra += [tamper.suppression_finding(path, s) for path, found in refused.items() for s in found]
     scanned = pipeline.scan_sources(sources, config, obey=lambda path, s: s not in refused.get(path, ()),
                                     detectors=_changed_functions_only(config, change_of))
+
     def touched(f: Finding) -> bool:
         return change_of[f.path].touches(f.line, f.end_line)
 
-    kept = scanned.findings
+    kept, baselined = scanned.findings, 0
     on_changed = sum(1 for f in kept if touched(f))
-    baselined = 0
-    if options.baseline:
-        baseline = _load_baseline(repo, options.baseline, trusted_at)
-        if baseline is not None:
-            # Match against every finding in the changed files, untouched ones first, so the
-            # baseline's counts are spent on the code that was already there.
-            repo_path = {display(p): p for p in by_path}
-            kept, old = _split_baseline(baseline, kept, options.baseline, by_path, contents, repo_path, touched)
-            baselined = sum(1 for f in old if touched(f))
-    kept = [f for f in kept if touched(f)]
-
-    findings = sorted(kept + extra, key=lambda f: (f.path, f.line, f.column, f.rule_id))
-    severities = Counter(f.severity for f in findings)
-    stats = {**scanned.stats, "findings": len(findings),
-             "by_severity": {s.value: severities[s] for s in sorted(severities, key=lambda s: -s.rank)},
-             "by_detector": dict(sorted(Counter(f.detector for f in findings).items())), "changed_files": len(changes), "scanned_files": len(sources),
+    baseline = _load_baseline(repo, options.baseline, trusted_at) if options.baseline else None
+    if baseline is not None:
+        # Match against every finding in the changed files, untouched ones first, so the
+        # baseline's counts are spent on the code that was already there.
+        repo_path = {display(p): p for p in by_path}
+        kept, old = _split_baseline(baseline, kept, str(options.baseline), by_path, contents, repo_path, touched)
+        baselined = sum(1 for f in old if touched(f))
+    findings = sorted([f for f in kept if touched(f)] + extra, key=lambda f: (f.path, f.line, f.column, f.rule_id))
+    stats = {**scanned.stats, **_counts(findings), "changed_files": len(changes), "scanned_files": len(sources),
              "findings_on_changed_lines": on_changed, "baselined": baselined, "base": base[:12],
              "head": head if head in (INDEX, WORKTREE) else head[:12]}
     result = dataclasses.replace(scanned, findings=findings, stats=stats)
     return GateRun(result, config, base, head, changes)
+
+
+def _new_suppressions(repo: Repo, base: str, sources: list[Source],
+                      change_of: dict[str, FileChange]) -> dict[str, list[Any]]:
+    """Per source path, the suppression comments (naming rules) that the change itself adds."""
+    base_contents = repo.read(base, sorted({c.old_path for c in change_of.values() if c.old_path}))
+    refused = {}
+    for source in sources:
+        change = change_of[source.path]
+        fresh = tamper.new_suppressions(source.content, base_contents.get(change.old_path or ""), change)
+        refused[source.path] = [s for s in fresh if s.rule_ids]
+    return refused
+
+
+def _counts(findings: list[Finding]) -> dict[str, Any]:
+    severities = Counter(f.severity for f in findings)
+    return {"findings": len(findings),
+            "by_severity": {s.value: severities[s] for s in sorted(severities, key=lambda s: -s.rank)},
+            "by_detector": dict(sorted(Counter(f.detector for f in findings).items()))}
 
 
 def scan_diff(ref: str, config: Any, *, baseline_file: str | None = None) -> Any:
