@@ -54,7 +54,21 @@ def ci(
     run = run_gate(options)
     fmt = (output_format.value if output_format else None) or _config_format(run.config)
     emit(run.result, run.config, fmt, output, also or [], annotations)
-    raise typer.Exit(gate_exit_code(run.result, run.config))
+    code = gate_exit_code(run.result, run.config)
+    if output is not None:  # the report went to a file: say the verdict in the job log
+        print(verdict(run.result, run.config, code), file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def verdict(result: Any, config: Any, code: int) -> str:
+    """One line for a CI log: what was judged and the outcome."""
+    stats = result.stats
+    by = ", ".join(f"{n} {s}" for s, n in stats.get("by_severity", {}).items())
+    found = f"{len(result.findings)} new finding(s) ({by})" if result.findings else "no new findings"
+    errors = f", {len(result.errors)} file(s) could not be scanned" if result.errors else ""
+    outcome = {0: "pass", 1: f"fail (a finding at or above {config.fail_on.value})", 2: "incomplete"}.get(code, str(code))
+    return (f"trustcheck ci: {stats.get('base')}..{stats.get('head')}: {stats.get('changed_files', 0)} changed file(s), "
+            f"{found}{errors}, {stats.get('baselined', 0)} baselined: {outcome}")
 
 
 def emit(result: Any, config: Any, fmt: str, output: Path | None, also: list[str], annotations: bool | None) -> None:
