@@ -29,7 +29,7 @@ from decoding.drafters import ModelDrafter, NGramDrafter
 from decoding.generate import resolve
 from decoding.quantize import quantize
 from decoding.schedulers import autoregressive, multi_draft, speculative
-from decoding.schedulers.asynchronous import DraftWorker, asynchronous
+from decoding.schedulers.asynchronous import DraftWorker, PipelineWorker, asynchronous
 from decoding.schedulers.pipeline import ChainDrafter
 from decoding.trace import DecodeTrace, summarize
 from decoding.verifiers import ModelVerifier
@@ -71,9 +71,19 @@ def hf_generate(model, ids: torch.Tensor, n: int, eos: int | None, **kw) -> list
     return out[0, ids.shape[0]:].tolist()
 
 
+CLOSE: list = []  # worker processes to shut down at exit
+
+
 def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], worker=None, intermediate=None) -> dict:
     """name -> (fn(prompt_ids) -> (tokens, trace | None), name of the AR row it is compared with)."""
     common = {"max_new_tokens": n, "eos_token_id": eos}
+    chains: list = []
+
+    def chain_worker():  # one 3-process pipeline, started on first use, closed by main()
+        if not chains:
+            chains.append(PipelineWorker([drafter, intermediate], max_ahead=k, max_block=k))
+            CLOSE.append(chains[0])
+        return chains[0]
 
     def ours(fn):
         def run(ids):
@@ -110,6 +120,9 @@ def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], 
         table["pipeline sync (ours)"] = (ours(lambda ids: speculative(
             ModelVerifier(target), ChainDrafter(ModelVerifier(intermediate, "mid", fast=True), ModelDrafter(drafter)),
             ids, k=2 * k, **common)), "ar (ours)")
+    if intermediate is not None and worker is not None:
+        table["pipeline async (ours)"] = (ours(lambda ids: asynchronous(ModelVerifier(target), chain_worker(), ids,
+                                                                       max_block=k, **common)), "ar (ours)")
     for method in quant:
         table[f"spec drafter={method}"] = (spec(drafter_model=quantize(drafter, method)), "ar (ours)")
     return table
@@ -178,8 +191,9 @@ def main() -> None:
     try:
         run_all(args, tgt, drf, ids, worker, mid)
     finally:
-        if worker is not None:
-            worker.close()
+        for w in [worker, *CLOSE]:
+            if w is not None:
+                w.close()
 
 
 def run_all(args, tgt, drf, ids, worker, mid) -> None:
@@ -234,9 +248,10 @@ def run_all(args, tgt, drf, ids, worker, mid) -> None:
           f"bound_efficiency={head.get('bound_efficiency', nan):.2f} acceptance={head.get('alpha', nan):.3f} "
           f"identical={'yes' if identical else 'no'}"
           + "".join(f" {key}={tps[name] / tps[args.headline]:.2f}" for key, name in
-                    (("async_vs_sync", "async (ours)"), ("pipeline_vs_sync", "pipeline sync (ours)"))
+                    (("async_vs_sync", "async (ours)"), ("pipeline_vs_sync", "pipeline sync (ours)"),
+                     ("pipeline_async_vs_sync", "pipeline async (ours)"))
                     if name in tps and args.headline in tps))
-    for name in ("async (ours)", "pipeline sync (ours)"):
+    for name in ("async (ours)", "pipeline sync (ours)", "pipeline async (ours)"):
         if name in traces:
             meta = {k: round(v, 3) if isinstance(v, float) else v for t in traces[name][-1:] for k, v in t.meta.items()}
             print(f"{name}: {meta}")

@@ -6,7 +6,8 @@
 
 Strategies: autoregressive | speculative | adaptive (speculative, adaptive draft length) |
 multi-draft (model drafter + n-gram drafter, batched verification) | ngram (prompt lookup only) |
-async (drafter in its own process, AMUSD) | pipeline (drafter -> intermediate -> target chain).
+async (drafter in its own process, AMUSD) | pipeline (drafter -> intermediate -> target chain) |
+async-pipeline (the same chain, one process per stage, PipeSpec).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from decoding.schedulers.common import now
 from decoding.trace import DecodeTrace
 from decoding.verifiers import ModelVerifier
 
-STRATEGIES = ("autoregressive", "speculative", "adaptive", "multi-draft", "ngram", "async", "pipeline")
+STRATEGIES = ("autoregressive", "speculative", "adaptive", "multi-draft", "ngram", "async", "pipeline",
+              "async-pipeline")
 
 
 @dataclass
@@ -107,6 +109,15 @@ def run_strategy(strategy: str, verifier: ModelVerifier, drafters: list[Drafter]
         drafter = drafters[0]
         with DraftWorker(drafter.lm.model, name=drafter.name, max_ahead=k) as worker:
             return asynchronous(verifier, worker, prompt_ids, max_block=k, **kw)
+    if strategy == "async-pipeline":
+        from decoding.schedulers.asynchronous import PipelineWorker, asynchronous
+
+        if intermediate is None:
+            raise ValueError("strategy 'async-pipeline' needs an intermediate model")
+        with PipelineWorker([drafters[0].lm.model, intermediate.model], max_ahead=k) as chain_worker:
+            trace = asynchronous(verifier, chain_worker, prompt_ids, max_block=k, **kw)
+        trace.strategy = "async-pipeline"
+        return trace
     if strategy == "pipeline":
         from decoding.schedulers.pipeline import ChainDrafter
 
@@ -134,7 +145,7 @@ def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any =
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     tgt = resolve(target)
     drf = resolve(drafter) if drafter is not None and strategy not in ("autoregressive", "ngram") else None
-    mid = resolve(intermediate) if strategy == "pipeline" and intermediate is not None else None
+    mid = resolve(intermediate) if "pipeline" in strategy and intermediate is not None else None
     vals = unique_names(tgt, [resolve(v) for v in validators])
     tok = tgt.tokenizer
     inline = [ModelVerifier(v.model, v.name) for v in vals if same_tokenizer(v.tokenizer, tok)]

@@ -53,7 +53,7 @@ def _draft_loop(conn: Any, model: Any, max_ahead: int, threads: int) -> None:
                     if kind == "stop":
                         return
                     if kind == "stats":
-                        conn.send(("stats", busy))
+                        conn.send(("stats", [busy]))
                         busy = 0.0
                         active = False
                         continue
@@ -169,12 +169,133 @@ def asynchronous(verifier: Verifier, worker: DraftWorker, prompt_ids: torch.Tens
         worker.send(("stats",))
         while (msg := worker.recv())[0] != "stats":
             pass
-        drafter_busy = msg[1]
+        busy = msg[1]  # seconds busy, top stage first, the drafter last
     except BaseException:
         worker.close()  # on errors and Ctrl-C: no orphaned drafter
         raise
     trace.total_s = now() - start
     verify_busy = sum(r.verify_s for r in trace.rounds)
     trace.meta.update(rollbacks=rollbacks, drafted_received=received, wasted_drafts=wasted,
-                      target_busy=verify_busy / trace.total_s, drafter_busy=drafter_busy / trace.total_s)
+                      target_busy=verify_busy / trace.total_s, drafter_busy=busy[-1] / trace.total_s)
+    if len(busy) > 1:
+        trace.meta["stage_busy"] = [b / trace.total_s for b in busy[:-1]]
     return trace
+
+
+def _stage_loop(up: Any, down: Any, model: Any, max_ahead: int, max_block: int, threads: int) -> None:
+    """An intermediate stage (PipeSpec): verifies the stream from the stage below with its own model,
+    streams its verified tokens up as drafts, and cascades rollbacks from above down."""
+    from multiprocessing.connection import wait
+
+    from decoding.verifiers import ModelVerifier
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
+    busy = 0.0
+    try:
+        verifier = ModelVerifier(model, fast=True)
+        seq = torch.empty(0, dtype=torch.long)
+        length = verified = epoch_up = 0
+        epoch_down = 1
+        drafts: list[int] = []
+        active = False
+        with torch.inference_mode():
+            while True:
+                # messages from above first; block on both pipes when there is nothing to verify
+                while up.poll(0) or not active or length - verified >= max_ahead or (not drafts and not down.poll(0)):
+                    ready = [up] if not active or length - verified >= max_ahead else wait([up, down])
+                    if up not in ready:
+                        break
+                    msg = up.recv()
+                    kind = msg[0]
+                    if kind == "stop":
+                        down.send(("stop",))
+                        return
+                    if kind == "stats":
+                        down.send(("stats",))
+                        while (reply := down.recv())[0] != "stats":
+                            pass
+                        up.send(("stats", [busy, *reply[1]]))
+                        busy, active = 0.0, False
+                        continue
+                    _, ep, pos, toks = msg
+                    if kind == "reset":
+                        seq = torch.empty(pos + len(toks) + 4096, dtype=torch.long)
+                        active = True
+                    if kind in ("reset", "rollback"):
+                        epoch_up = ep
+                        seq[pos: pos + len(toks)] = torch.tensor(toks, dtype=torch.long)
+                        length = verified = pos + len(toks)
+                        epoch_down += 1  # cascade: the stage below restarts from the same prefix
+                        down.send(("reset" if kind == "reset" else "rollback", epoch_down, 0 if kind == "reset" else pos,
+                                   seq[:length].tolist() if kind == "reset" else toks))
+                        drafts = []
+                    elif kind == "ack" and ep == epoch_up:
+                        verified = max(verified, pos)
+                while down.poll(0) and len(drafts) < max_block:
+                    msg = down.recv()
+                    if msg[0] == "error":
+                        raise RuntimeError(msg[1])
+                    _, ep, pos, tok = msg
+                    if ep != epoch_down:
+                        continue
+                    if pos < length:
+                        if tok != int(seq[pos]):
+                            epoch_down += 1
+                            down.send(("rollback", epoch_down, pos, seq[pos:length].tolist()))
+                        continue
+                    if pos == length + len(drafts):
+                        drafts.append(tok)
+                if not drafts:
+                    continue
+                t0 = time.perf_counter()
+                block = torch.tensor(drafts, dtype=torch.long)
+                n, new = accept_greedy(block, verifier.logits(seq[:length], block))
+                m = new.shape[0]
+                seq[length: length + m] = new
+                for i, tok in enumerate(new.tolist()):
+                    up.send(("draft", epoch_up, length + i, tok))
+                length += m
+                if n < len(drafts):
+                    epoch_down += 1
+                    down.send(("rollback", epoch_down, length - 1, [int(new[-1])]))
+                else:
+                    down.send(("ack", epoch_down, length - 1, []))
+                drafts = []
+                busy += time.perf_counter() - t0
+    except Exception:  # noqa: BLE001 - reported to the parent
+        with contextlib.suppress(OSError):
+            up.send(("error", traceback.format_exc()))
+
+
+class PipelineWorker(DraftWorker):
+    """A chain of processes: models[0] drafts, models[1:] verify the stage below them (PipeSpec);
+    the caller's target verifies the top stage. Same protocol as DraftWorker for `asynchronous`."""
+
+    def __init__(self, models: Sequence[Any], name: str = "pipeline", max_ahead: int = 8, max_block: int = 8,
+                 threads: int = 1, start_method: str = "fork") -> None:
+        self.name = name
+        ctx = mp.get_context(start_method)
+        self.processes = []
+        below, child = ctx.Pipe()
+        self.processes.append(ctx.Process(target=_draft_loop, args=(child, models[0], max_ahead, threads), daemon=True))
+        for model in models[1:]:
+            above, child_up = ctx.Pipe()
+            self.processes.append(ctx.Process(target=_stage_loop, args=(child_up, below, model, max_ahead, max_block,
+                                                                         threads), daemon=True))
+            below = above
+        self.conn = below
+        for p in self.processes:
+            p.start()
+        self.process = self.processes[-1]
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self.process.is_alive():
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.conn.send(("stop",))
+        for p in reversed(self.processes):
+            p.join(timeout)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout)
+        self.conn.close()

@@ -47,3 +47,16 @@ def test_interrupt_in_parent_stops_child(target, drafter_model, prompts):
     with pytest.raises(KeyboardInterrupt), torch.inference_mode():
         asynchronous(ModelVerifier(target), worker, prompts[0], max_new_tokens=24, on_tokens=interrupt)
     assert not worker.process.is_alive()
+
+
+def test_async_pipeline_greedy_identical(target, drafter_model, prompts, references, harness):
+    from decoding.schedulers.asynchronous import PipelineWorker
+
+    middle = harness.perturbed(target, 0.15, seed=9)
+    with PipelineWorker([drafter_model, middle], max_ahead=6) as worker, torch.inference_mode():
+        for prompt, ref in zip(prompts, references):
+            trace = asynchronous(ModelVerifier(target), worker, prompt, max_new_tokens=24, max_block=6)
+            assert trace.tokens == ref[:24]
+        assert len(trace.meta["stage_busy"]) == 1
+    assert not any(p.is_alive() for p in worker.processes)
+    assert not mp.active_children()
