@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from detectors import Detector
@@ -47,6 +48,7 @@ class ScanResult:
     stats: dict[str, Any]
     suppressed: list[Finding] = dataclasses.field(default_factory=list)  # silenced by an obeyed comment
     suppressions: dict[str, list[Suppression]] = dataclasses.field(default_factory=dict)  # path -> comments
+    detectors: list[Detector] = dataclasses.field(default_factory=list)  # what ran (reporters read rule docs)
 
 
 @dataclasses.dataclass
@@ -60,20 +62,24 @@ class _FileOutcome:
 
 
 # -- detectors -------------------------------------------------------------------------------
-_DETECTORS: dict[Config, list[Detector]] = {}
+_DETECTORS: dict[tuple[Config, frozenset[str] | None], list[Detector]] = {}
 
 
-def detectors_for(config: Config) -> list[Detector]:
+def detectors_for(config: Config, languages: Iterable[str] | None = None) -> list[Detector]:
     """The detectors a scan with `config` runs: the rule engine always (shipped pack plus the
     config's extra rule folders, narrowed by select/ignore); the anomaly detector when the
-    repository has a fitted baseline. Cached per process. Raises TrustcheckError for a broken
-    rule file or baseline."""
-    cached = _DETECTORS.get(config)
+    repository has a fitted baseline. `languages` (the scan's languages) limits the shipped pack
+    to the folders those languages use, so a one-file scan parses only its own rules. Cached per
+    process. Raises TrustcheckError for a broken rule file or baseline."""
+    key = (config, frozenset(languages) if languages is not None else None)
+    cached = _DETECTORS.get(key)
     if cached is not None:
         return cached
     from detectors.rules import RuleDetector, default_rules_dir, load_rules
 
-    rules = [r for r in load_rules([default_rules_dir(), *config.rules]) if _selected(r.id, config)]
+    rule_dirs = [*_pack_dirs(default_rules_dir(), key[1]), *config.rules]
+    # Queries compile lazily, per language, on first use: a one-file scan compiles only its language.
+    rules = [r for r in load_rules(rule_dirs, compile_queries=False) if _selected(r.id, config)] if rule_dirs else []
     detectors: list[Detector] = [RuleDetector(rules)]
     if config.anomaly:
         from detectors.anomaly import baseline_exists  # import-light: no numpy/sklearn
@@ -84,8 +90,18 @@ def detectors_for(config: Config) -> list[Detector]:
             anomaly = load_detector(config.root)
             if anomaly is not None:
                 detectors.append(anomaly)
-    _DETECTORS[config] = detectors
+    _DETECTORS[key] = detectors
     return detectors
+
+
+def _pack_dirs(pack: Path, languages: frozenset[str] | None) -> list[Path]:
+    """The shipped pack's folders (rules/<language>/) that `languages` need; all when None."""
+    if languages is None:
+        return [pack]
+    from detectors.languages import RULE_LANGUAGES
+
+    wanted = {rl for lang in languages for rl in RULE_LANGUAGES.get(lang, (lang,))}
+    return [pack / name for name in sorted(wanted) if (pack / name).is_dir()]
 
 
 def _selected(rule_id: str, config: Config) -> bool:
@@ -204,34 +220,37 @@ def scan(paths: Iterable[str], config: Config, *, obey: Obey | None = None, prog
     started = time.perf_counter()
     found = discover(list(paths), config)
     items: list[Any] = found.files
-    outcomes = _run(items, config, detectors, _scan_chunk, progress)
-    return _collect(outcomes, found.errors, config, obey, started, skipped=found.skipped, detectors=detectors)
+    outcomes, ran = _run(items, config, detectors, _scan_chunk, progress, {f.language for f in found.files})
+    return _collect(outcomes, found.errors, config, obey, started, skipped=found.skipped, detectors=ran)
 
 
 def scan_sources(sources: Sequence[Source], config: Config, *, obey: Obey | None = None,
                  detectors: Sequence[Detector] | None = None) -> ScanResult:
     """Like `scan` for contents already in memory (e.g. read from git objects)."""
     started = time.perf_counter()
-    outcomes = _run(list(sources), config, detectors, _scan_source_chunk, False)
-    return _collect(outcomes, [], config, obey, started, skipped=0, detectors=detectors)
+    outcomes, ran = _run(list(sources), config, detectors, _scan_source_chunk, False, {s.language for s in sources})
+    return _collect(outcomes, [], config, obey, started, skipped=0, detectors=ran)
 
 
 def _run(items: list[Any], config: Config, detectors: Sequence[Detector] | None,
-         chunk_fn: Callable[[list[Any]], list[_FileOutcome]], progress: bool) -> list[_FileOutcome]:
+         chunk_fn: Callable[[list[Any]], list[_FileOutcome]], progress: bool,
+         languages: set[str]) -> tuple[list[_FileOutcome], list[Detector]]:
     jobs = config.jobs or os.cpu_count() or 1
+    langs = frozenset(languages)
     if detectors is not None or jobs == 1 or len(items) < POOL_MIN_FILES:
-        dets = list(detectors) if detectors is not None else detectors_for(config)
+        dets = list(detectors) if detectors is not None else detectors_for(config, langs)
         _WORKER["config"], _WORKER["detectors"] = config, dets
-        return _with_progress(items, progress, lambda: ((len(c), chunk_fn(c)) for c in _chunks(items, 16)))
-    detectors_for(config)  # fail fast on broken rules, and forked workers inherit the loaded pack
-    return _with_progress(items, progress, lambda: _pool_map(items, config, jobs, chunk_fn))
+        return _with_progress(items, progress, lambda: ((len(c), chunk_fn(c)) for c in _chunks(items, 16))), dets
+    dets = detectors_for(config, langs)  # fail fast on broken rules; forked workers inherit the loaded pack
+    return _with_progress(items, progress, lambda: _pool_map(items, config, langs, jobs, chunk_fn)), dets
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _pool_map(items: list[Any], config: Config, jobs: int, chunk_fn: Callable[[list[Any]], list[_FileOutcome]]):
+def _pool_map(items: list[Any], config: Config, languages: frozenset[str], jobs: int,
+              chunk_fn: Callable[[list[Any]], list[_FileOutcome]]):
     import concurrent.futures
     import multiprocessing
 
@@ -240,7 +259,7 @@ def _pool_map(items: list[Any], config: Config, jobs: int, chunk_fn: Callable[[l
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and sys.platform == "linux" else None)
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                                initargs=(config,)) as pool:
+                                                initargs=(config, languages)) as pool:
         futures = [pool.submit(chunk_fn, chunk) for chunk in _chunks(items, size)]
         try:
             for future in concurrent.futures.as_completed(futures):
@@ -255,13 +274,13 @@ def _pool_map(items: list[Any], config: Config, jobs: int, chunk_fn: Callable[[l
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config: Config) -> None:
+def _init_worker(config: Config, languages: frozenset[str]) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     _WORKER["config"] = config
     try:
-        _WORKER["detectors"] = detectors_for(config)
+        _WORKER["detectors"] = detectors_for(config, languages)
     except TrustcheckError as exc:  # already reported by the parent; keep the worker alive
         _WORKER["detectors"] = exc
 
@@ -314,7 +333,7 @@ def _progress_bar(total: int):
 
 # -- results ---------------------------------------------------------------------------------
 def _collect(outcomes: list[_FileOutcome], errors: list[ScanError], config: Config, obey: Obey | None,
-             started: float, *, skipped: int, detectors: Sequence[Detector] | None) -> ScanResult:
+             started: float, *, skipped: int, detectors: list[Detector]) -> ScanResult:
     findings: list[Finding] = []
     suppressed: list[Finding] = []
     suppressions: dict[str, list[Suppression]] = {}
@@ -350,9 +369,9 @@ def _collect(outcomes: list[_FileOutcome], errors: list[ScanError], config: Conf
         "by_detector": dict(sorted(by_detector.items())),
         "by_severity": {s.value: n for s, n in sorted(Counter(f.severity for f in findings).items(),
                                                         key=lambda kv: -kv[0].rank)},
-        "detectors": [d.name for d in (detectors if detectors is not None else _DETECTORS.get(config, []))],
+        "detectors": [d.name for d in detectors],
     }
-    return ScanResult(findings, errors, stats, _finish(suppressed, config), suppressions)
+    return ScanResult(findings, errors, stats, _finish(suppressed, config), suppressions, list(detectors))
 
 
 def _finish(findings: list[Finding], config: Config) -> list[Finding]:

@@ -41,7 +41,6 @@ def scan(
 ) -> int:
     """Scan files and folders for insecure or backdoored code."""
     from trustcheck.config import load_config
-    from trustcheck.pipeline import detectors_for
     from trustcheck.pipeline import scan as run_scan
     from trustcheck.reporters import REPORTERS, ReportContext
 
@@ -62,7 +61,7 @@ def scan(
     result = run_scan(targets, cfg, progress=not no_progress and sys.stderr.isatty())
 
     to_terminal = output is None and sys.stdout.isatty()
-    rule_index = {rule.id: rule for d in detectors_for(cfg) for rule in getattr(d, "rules", [])}
+    rule_index = {rule.id: rule for d in result.detectors for rule in getattr(d, "rules", [])}
     ctx = ReportContext(color=to_terminal and not os.environ.get("NO_COLOR"), rules=rule_index,
                         width=os.get_terminal_size().columns if to_terminal else None, fail_on=cfg.fail_on.value)
     report = REPORTERS[cfg.format](result, ctx)

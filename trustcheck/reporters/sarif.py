@@ -150,7 +150,7 @@ def _invocation(result: Any, cwd: str) -> dict[str, Any]:
 
 def _first_sentence(text: str) -> str:
     text = " ".join(text.split())
-    match = re.match(r"(.+?[.;])(\s|$)", text)
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
     return (match.group(1) if match else text)[:200]
 
 

@@ -55,7 +55,7 @@ def _print_finding(console: Any, f: Finding) -> None:
     console.print(head)
     from rich.padding import Padding
 
-    console.print(Padding(Text(f.message), (0, 0, 0, 4)))
+    console.print(Padding(Text(f.message), (0, 0, 0, 4), expand=False))
     lines = f.snippet.splitlines()[:SNIPPET_LINES] if f.snippet else []
     for offset, code in enumerate(lines):
         row = Text(f"    {f.line + offset:>5} | ", style="dim")
