@@ -25,6 +25,7 @@ _CWE = re.compile(r"^CWE-\d+$")
 _REQUIRED = ("id", "languages", "severity", "confidence", "cwe", "message", "query", "docs", "examples")
 _OPTIONAL = ("where", "requires", "tags")
 _DOC_KEYS = ("what", "why", "use_instead", "references")
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # same safe subset, in C when libyaml is there
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -86,7 +87,7 @@ def load_rules(dirs: Iterable[str | Path] | str | Path | None = None, *, compile
 def load_rule_file(path: Path, *, compile_queries: bool = True) -> Rule:
     """Parse and validate one rule file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # libyaml: ~10x faster start-up
     except (OSError, UnicodeDecodeError) as exc:
         raise TrustcheckError(f"{path}: cannot read rule file: {exc}") from exc
     except yaml.YAMLError as exc:
