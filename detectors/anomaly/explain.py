@@ -18,7 +18,7 @@ from detectors.anomaly.vocabulary import Vocabulary
 
 # Features stored as log1p(count): shown to people as counts.
 _LOG_PREFIXES = ("size.", "string.log_", "string.encoded_blob", "string.non_ascii", "string.url", "string.ipv4",
-                 "string.sensitive_path", "string.shell", "string.executable", "number.", "ident.obfuscated",
+                 "string.sensitive_path", "string.shell", "string.executable", "number.", "ident.obfuscated", "ident.dunder", "flow.",
                  "cap.")
 _NOT_LOG = ("cap.distinct",)
 

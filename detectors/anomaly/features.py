@@ -23,12 +23,25 @@ from tree_sitter import Node, TreeCursor
 from detectors.anomaly.capabilities import CATEGORIES, STRING_PATTERNS, call_category, module_category
 from detectors.anomaly.syntax import SYNTAX, UnitSyntax
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CALL_BUCKETS = 24  # call names (last dotted component) hashed into this many buckets
 MODULE_BUCKETS = 16  # referenced module roots hashed into this many buckets
 
 _SIMPLE_NAME = re.compile(rb"^[A-Za-z_][\w.]*$")
 _STRING_AFFIXES = re.compile(r'^[A-Za-z]*("""|\'\'\'|"|\')|("""|\'\'\'|"|\')$')
+# Dunder names ordinary code uses; others (__import__, __builtins__, __pyarmor__) are unusual.
+_COMMON_DUNDERS = frozenset({
+    "__init__", "__name__", "__file__", "__doc__", "__class__", "__dict__", "__all__", "__main__", "__module__",
+    "__qualname__", "__slots__", "__version__", "__repr__", "__str__", "__eq__", "__hash__", "__len__",
+    "__iter__", "__next__", "__enter__", "__exit__", "__call__", "__getattr__", "__setattr__", "__getitem__",
+    "__setitem__", "__contains__", "__new__", "__del__", "__lt__", "__le__", "__gt__", "__ge__", "__ne__",
+    "__bool__", "__annotations__", "__path__", "__spec__", "__package__", "__loader__", "__debug__", "__mro__",
+    "__bases__", "__subclasses__", "__func__", "__self__", "__wrapped__", "__code__", "__defaults__",
+    "__kwdefaults__", "__traceback__", "__cause__", "__context__", "__fspath__", "__index__", "__int__",
+    "__float__", "__format__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__copy__",
+    "__deepcopy__", "__sizeof__", "__init_subclass__", "__set_name__", "__class_getitem__", "__missing__",
+    "__aenter__", "__aexit__", "__aiter__", "__anext__", "__await__", "__add__", "__sub__", "__mul__",
+})
 _OBFUSCATED_IDENT = re.compile(r"^_*0x[0-9a-fA-F]+$|^[Il1O0_]{4,}$|^_{2,}[A-Za-z]\d+$|[a-z]\d{3,}[a-z]", re.ASCII)
 
 
@@ -84,6 +97,8 @@ class _Acc:
     numbers: Counter[str] = dataclasses.field(default_factory=Counter)
     ident_lengths: list[int] = dataclasses.field(default_factory=list)
     obfuscated_idents: int = 0
+    dunder_idents: int = 0  # unusual __names__ (__import__, __builtins__, __pyarmor__, ...)
+    swallowed: int = 0  # except clauses whose body only passes
     docstring: int = 0
     max_depth: int = 0
     max_block: int = 0
@@ -99,7 +114,7 @@ def feature_names(syntax: UnitSyntax) -> list[str]:
         "string.log_count", "string.log_max_len", "string.mean_entropy", "string.max_entropy",
         "string.encoded_blob", "string.non_ascii", *(f"string.{k}" for k in STRING_PATTERNS),
         "number.large_hex", "number.big_int", "number.byte_array",
-        "ident.mean_len", "ident.short_share", "ident.obfuscated",
+        "ident.mean_len", "ident.short_share", "ident.obfuscated", "ident.dunder", "flow.swallowed_exceptions",
         *(f"cap.{c}" for c in CATEGORIES), "cap.distinct",
         "doc.docstring", "doc.comment_share",
     ]
@@ -216,6 +231,10 @@ def _count(node: Node, t: str, parent: str, depth: int, acc: _Acc, syntax: UnitS
         acc.ident_lengths.append(len(name))
         if _OBFUSCATED_IDENT.search(name):
             acc.obfuscated_idents += 1
+        if name.startswith("__") and name.endswith("__") and name not in _COMMON_DUNDERS:
+            acc.dunder_idents += 1
+    elif t in syntax.swallow_types and _only_passes(node):
+        acc.swallowed += 1
     elif t in syntax.list_types and node.named_child_count >= 8 and \
             all(c.type in syntax.integer_types for c in node.named_children[:8]):
         acc.numbers["byte_array"] += 1
@@ -242,6 +261,14 @@ def _record_import(node: Node, imports: dict[str, str] | None, acc: _Acc | None)
             acc.unit.modules.add(full.lstrip(".").split(".", 1)[0])
     if module and acc is not None:
         acc.unit.modules.add(module.lstrip(".").split(".", 1)[0])
+
+
+def _only_passes(handler: Node) -> bool:
+    """An except clause whose block does nothing (pass, ..., continue): errors silently dropped."""
+    block = next((c for c in handler.named_children if c.type == "block"), None)
+    return block is not None and all(c.type in ("pass_statement", "continue_statement", "comment")
+                                     or (c.type == "expression_statement" and c.text == b"...")
+                                     for c in block.named_children)
 
 
 def _text(node: Node | None) -> str:
@@ -297,7 +324,7 @@ def _finish(acc: _Acc, syntax: UnitSyntax, imports: dict[str, str]) -> Unit:
         math.log1p(acc.numbers["byte_array"]),
         sum(idents) / len(idents) if idents else 0.0,
         sum(1 for n in idents if n <= 2) / len(idents) if idents else 0.0,
-        math.log1p(acc.obfuscated_idents),
+        math.log1p(acc.obfuscated_idents), math.log1p(acc.dunder_idents), math.log1p(acc.swallowed),
         *(math.log1p(caps[c]) for c in CATEGORIES), float(len(unit.capabilities)),
         float(acc.docstring), acc.types.get("comment", 0) / lines,
     ]

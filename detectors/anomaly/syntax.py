@@ -28,6 +28,7 @@ class UnitSyntax:
     list_types: frozenset[str]  # literal collections, for byte-array-like literals
     node_types: tuple[str, ...]  # node types whose share of the unit's nodes is a feature
     import_types: frozenset[str]
+    swallow_types: frozenset[str]  # exception handlers (their do-nothing bodies are counted)
     docstring_types: frozenset[str] = frozenset()
 
 
@@ -48,6 +49,7 @@ PYTHON = UnitSyntax(
     list_types=frozenset({"list", "tuple", "set"}),
     docstring_types=frozenset({"expression_statement"}),
     import_types=frozenset({"import_statement", "import_from_statement"}),
+    swallow_types=frozenset({"except_clause"}),
     node_types=(
         "call", "attribute", "identifier", "string", "integer", "float", "keyword_argument",
         "assignment", "augmented_assignment", "binary_operator", "boolean_operator", "comparison_operator",
