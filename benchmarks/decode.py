@@ -37,7 +37,7 @@ from decoding.verifiers import ModelVerifier
 
 def eval_texts() -> tuple[list[str], str]:
     """Held-out code: MODELS' eval shard (runs/*/eval.jsonl, decoding/bundled/eval.jsonl) or stdlib files."""
-    for pattern in ("decoding/bundled/**/eval.jsonl", "runs/*/eval.jsonl", "runs/**/eval.jsonl"):
+    for pattern in ("decoding/bundled/**/eval.jsonl", "runs/train/corpus/eval.jsonl", "runs/**/eval.jsonl"):
         for path in sorted(glob.glob(str(ROOT / pattern), recursive=True), key=os.path.getmtime, reverse=True):
             with open(path, encoding="utf-8") as fh:
                 texts = [json.loads(line)["text"] for line in fh]
@@ -74,7 +74,8 @@ def hf_generate(model, ids: torch.Tensor, n: int, eos: int | None, **kw) -> list
 CLOSE: list = []  # worker processes to shut down at exit
 
 
-def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], worker=None, intermediate=None) -> dict:
+def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], worker=None, intermediate=None,
+            confidence: float = 0.0) -> dict:
     """name -> (fn(prompt_ids) -> (tokens, trace | None), name of the AR row it is compared with)."""
     common = {"max_new_tokens": n, "eos_token_id": eos}
     chains: list = []
@@ -91,14 +92,15 @@ def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], 
             return trace.tokens, trace
         return run
 
-    def spec(drafter_model=drafter, fast_target=False, **kw):
-        return ours(lambda ids: speculative(ModelVerifier(target, fast=fast_target), ModelDrafter(drafter_model),
+    def spec(drafter_model=drafter, fast_target=False, confidence=0.0, **kw):
+        return ours(lambda ids: speculative(ModelVerifier(target, fast=fast_target),
+                                            ModelDrafter(drafter_model, confidence=confidence),
                                             ids, **{"k": k, **kw}, **common))
 
     table = {
         "ar (ours)": (ours(lambda ids: autoregressive(ModelVerifier(target), ids, **common)), "ar (ours)"),
         "speculative (ours)": (spec(), "ar (ours)"),
-        "adaptive (ours)": (spec(adaptive=True), "ar (ours)"),
+        "adaptive (ours)": (spec(adaptive=True, confidence=confidence), "ar (ours)"),
         "multi-draft (ours)": (ours(lambda ids: multi_draft(ModelVerifier(target), [ModelDrafter(drafter), NGramDrafter()],
                                                             ids, k=k, **common)), "ar (ours)"),
         "ngram (ours)": (ours(lambda ids: speculative(ModelVerifier(target), NGramDrafter(), ids, k=k, **common)),
@@ -111,7 +113,7 @@ def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], 
         "ar (ours, fast)": (ours(lambda ids: autoregressive(ModelVerifier(target, fast=True), ids, **common)),
                             "ar (ours, fast)"),
         "speculative (ours, fast)": (spec(fast_target=True), "ar (ours, fast)"),
-        "adaptive (ours, fast)": (spec(fast_target=True, adaptive=True), "ar (ours, fast)"),
+        "adaptive (ours, fast)": (spec(fast_target=True, adaptive=True, confidence=confidence), "ar (ours, fast)"),
     }
     if worker is not None:
         table["async (ours)"] = (ours(lambda ids: asynchronous(ModelVerifier(target), worker, ids, max_block=k, **common)),
@@ -168,6 +170,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--confidence", type=float, default=0.3, help="adaptive rows: stop drafting below this drafter confidence")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quant", default="", help="comma-separated drafter quantizations to add (bf16,int8,bfp,tr)")
     ap.add_argument("--only", default="", help="comma-separated substrings of method names to run (default all)")
@@ -199,7 +202,7 @@ def main() -> None:
 def run_all(args, tgt, drf, ids, worker, mid) -> None:
     tok = tgt.tokenizer
     table = methods(tgt.model, drf.model, tok.eos_token_id, args.k, args.new_tokens,
-                    [q for q in args.quant.split(",") if q], worker, mid)
+                    [q for q in args.quant.split(",") if q], worker, mid, args.confidence)
     if args.only:
         keep = args.only.split(",") + ["ar (ours)", "hf assisted", args.headline]
         table = {name: v for name, v in table.items() if any(o in name for o in keep)}

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from decoding.drafters import ModelDrafter, NGramDrafter
-from decoding.protocols import GREEDY, Drafter, Generation, OnToken, Sampling
+from decoding.protocols import GREEDY, Generation, OnToken, Sampling
 from decoding.schedulers import autoregressive, multi_draft, speculative
 from decoding.schedulers.common import now
 from decoding.trace import DecodeTrace
@@ -88,7 +88,7 @@ def unique_names(target: Loaded, validators: list[Loaded]) -> list[Loaded]:
     return validators
 
 
-def make_drafters(strategy: str, drafter: Loaded | None, confidence: float) -> list[Drafter]:
+def make_drafters(strategy: str, drafter: Loaded | None, confidence: float) -> list[Any]:
     if strategy == "ngram":
         return [NGramDrafter()]
     if drafter is None:
@@ -97,7 +97,7 @@ def make_drafters(strategy: str, drafter: Loaded | None, confidence: float) -> l
     return [model_drafter, NGramDrafter()] if strategy == "multi-draft" else [model_drafter]
 
 
-def run_strategy(strategy: str, verifier: ModelVerifier, drafters: list[Drafter], prompt_ids: torch.Tensor,
+def run_strategy(strategy: str, verifier: ModelVerifier, drafters: list[Any], prompt_ids: torch.Tensor,
                  k: int, intermediate: Loaded | None = None, **kw: Any) -> DecodeTrace:
     if strategy == "autoregressive":
         return autoregressive(verifier, prompt_ids, **kw)

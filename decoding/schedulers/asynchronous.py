@@ -84,7 +84,7 @@ class DraftWorker:
     def __init__(self, model: Any, name: str = "drafter", max_ahead: int = 8, threads: int = 1,
                  start_method: str = "fork") -> None:
         self.name = name
-        ctx = mp.get_context(start_method)
+        ctx: Any = mp.get_context(start_method)
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_draft_loop, args=(child, model, max_ahead, threads), daemon=True)
         self.process.start()
@@ -275,7 +275,7 @@ class PipelineWorker(DraftWorker):
     def __init__(self, models: Sequence[Any], name: str = "pipeline", max_ahead: int = 8, max_block: int = 8,
                  threads: int = 1, start_method: str = "fork") -> None:
         self.name = name
-        ctx = mp.get_context(start_method)
+        ctx: Any = mp.get_context(start_method)
         self.processes = []
         below, child = ctx.Pipe()
         self.processes.append(ctx.Process(target=_draft_loop, args=(child, models[0], max_ahead, threads), daemon=True))
