@@ -100,6 +100,13 @@ def _as_function(snippet: str, name: str) -> str:
     return f"def {name}():\n" + textwrap.indent(snippet, "    ")
 
 
+def _dedup_key(snippet: str) -> str:
+    """v3 re-formatted many v2 inputs (black): the same code modulo whitespace, quotes, comments."""
+    code = "\n".join(line.split("#", 1)[0] if "ruleid" in line or line.strip().startswith("#") else line
+                     for line in snippet.splitlines())
+    return re.sub(r"\s+", "", code).replace("'", '"').rstrip(",")
+
+
 def positives(corpora: Path) -> list[tuple[str, str, list[str]]]:
     """(origin, function source, imports) for every distinct backdoor snippet."""
     found: dict[str, tuple[str, str, list[str]]] = {}
@@ -119,7 +126,7 @@ def positives(corpora: Path) -> list[tuple[str, str, list[str]]]:
                            and not lines[n - 1].strip().startswith("#")), None)
             snippet = _snippet_for_line(content, statements, target) if target else None
             if snippet:
-                found.setdefault(" ".join(snippet.split()), (
+                found.setdefault(_dedup_key(snippet), (
                     f"{'v2' if v2 in path.parents else 'v3'}/{path.name}:{target}", snippet, imports))
     for path in sorted((v3 / "tests" / "analyzer" / "sourcecode").glob("threat-*.py")):
         content = path.read_bytes()
@@ -128,13 +135,13 @@ def positives(corpora: Path) -> list[tuple[str, str, list[str]]]:
         for stmt in statements:
             node = stmt.named_children[-1] if stmt.type == "decorated_definition" else stmt
             if node.type == "function_definition":
-                found.setdefault(" ".join(stmt.text.decode().split()), (f"v3/{path.name}:{stmt.start_point[0] + 1}",
+                found.setdefault(_dedup_key(stmt.text.decode()), (f"v3/{path.name}:{stmt.start_point[0] + 1}",
                                                                         stmt.text.decode(), imports))
             elif stmt.type not in ("import_statement", "import_from_statement", "class_definition"):
                 body.append(stmt.text.decode())
         if body:
             snippet = "\n".join(body)
-            found.setdefault(" ".join(snippet.split()), (f"v3/{path.name}", snippet, imports))
+            found.setdefault(_dedup_key(snippet), (f"v3/{path.name}", snippet, imports))
     return [(origin, snippet, imports) for origin, snippet, imports in found.values()]
 
 
@@ -220,6 +227,10 @@ def main() -> None:
         blocks = model.raw_scores(block_x)
         block_fpr = (float(np.mean(blocks > recall_at_fpr(neg, pos, 0.01)[1])), float(np.mean(blocks > t5)))
         beyond = None if rule_hits is None else int(sum(f and not r for f, r in zip(flagged, rule_hits)))
+        if rule_hits is not None and kind == args.models.split(",")[0]:
+            union = sum(f or r for f, r in zip(flagged, rule_hits))
+            print(f"rules alone {sum(rule_hits)}/{len(cases)}; rules or anomaly@5%FPR {union}/{len(cases)}; "
+                  f"anomaly-only: {', '.join(c[0] for c, f, r in zip(cases, flagged, rule_hits) if f and not r)}")
         dev = dev_families([c[0] for c in cases])
         held_pos = np.array([rule_family(c[0]) not in dev for c in cases])
         auroc_test = float(roc_auc_score(np.r_[np.zeros(len(neg)), np.ones(held_pos.sum())], np.r_[neg, pos[held_pos]]))
