@@ -179,4 +179,21 @@ def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any =
         if posthoc:
             trace.meta["validator_pieces"] = {v.name: score_text(v, prompt, text) for v in posthoc}
     trace.meta["strategy"] = strategy
+    trace.meta["token_texts"], trace.meta["token_offsets"] = token_spans(tok, trace.tokens)
     return Generation(text=text, token_ids=trace.tokens, trace=trace, prompt=prompt, model=tgt.name)
+
+
+def token_spans(tokenizer: Any, tokens: list[int]) -> tuple[list[str], list[int]]:
+    """Each generated token's text and its start offset in the decoded text, for mapping per-token
+    scores to lines. texts concatenate to the text exactly; a multi-byte character split across
+    tokens belongs to the token that completes it."""
+    final = tokenizer.decode(tokens, skip_special_tokens=True)
+    offsets = []
+    for i in range(len(tokens)):
+        prefix = tokenizer.decode(tokens[:i], skip_special_tokens=True) if i else ""
+        n = min(len(prefix), len(final))
+        while n and prefix[:n] != final[:n]:  # a trailing partial character decodes differently
+            n -= 1
+        offsets.append(max(n, offsets[-1] if offsets else 0))
+    ends = offsets[1:] + [len(final)]
+    return [final[a:b] for a, b in zip(offsets, ends)], offsets

@@ -47,3 +47,11 @@ def test_unknown_strategy(tokenizer, lm_pair):
 def test_backend_for_routes_remote_names():
     assert type(backend_for("openai/gpt-4o-mini")).__name__ == "LiteLLMBackend"
     assert type(backend_for("hosted_vllm/m", api_base="http://127.0.0.1:1/v1")).__name__ == "LiteLLMBackend"
+
+
+def test_token_spans_cover_the_text(tokenizer, lm_pair):
+    gen = generate_code("def add(a, b):", target=(lm_pair[0], tokenizer), strategy="autoregressive", max_new_tokens=12)
+    texts, offsets = gen.trace.meta["token_texts"], gen.trace.meta["token_offsets"]
+    assert len(texts) == len(offsets) == len(gen.token_ids)
+    assert "".join(texts) == gen.text
+    assert offsets == sorted(offsets) and offsets[0] == 0
