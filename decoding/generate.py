@@ -151,6 +151,8 @@ def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any =
     inline = [ModelVerifier(v.model, v.name) for v in vals if same_tokenizer(v.tokenizer, tok)]
     posthoc = [v for v in vals if not same_tokenizer(v.tokenizer, tok)]
     prompt_ids = tok(prompt, return_tensors="pt").input_ids[0]
+    if prompt_ids.numel() == 0:  # an empty prompt: start from the document separator
+        prompt_ids = torch.tensor([tok.eos_token_id if tok.eos_token_id is not None else 0])
     generated: list[int] = []
     emitted = [""]
 

@@ -55,3 +55,8 @@ def test_token_spans_cover_the_text(tokenizer, lm_pair):
     assert len(texts) == len(offsets) == len(gen.token_ids)
     assert "".join(texts) == gen.text
     assert offsets == sorted(offsets) and offsets[0] == 0
+
+
+def test_empty_prompt(tokenizer, lm_pair):
+    gen = generate_code("", target=(lm_pair[0], tokenizer), drafter=(lm_pair[1], tokenizer), max_new_tokens=5)
+    assert len(gen.token_ids) == 5
