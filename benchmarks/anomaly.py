@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detectors.anomaly.features import extract_units
 from detectors.anomaly.fit import all_feature_names
-from detectors.anomaly.model import MODEL_KINDS, fit_model
+from detectors.anomaly.model import MODEL_KINDS, Baseline, fit_model
 from detectors.anomaly.vocabulary import Vocabulary
 from detectors.languages import parser
 from trustcheck.errors import TrustcheckError
@@ -258,6 +258,7 @@ def main() -> None:
         if args.show and kind == args.models.split(",")[0]:
             for i in np.argsort(pos)[: args.show]:
                 print(f"   low: {pos[i]:.3f} {cases[i][0]}")
+    _operating_point(matrix, vocabulary, args.models.split(",")[0], held, cases)
     if rule_hits is not None:
         print(f"rules flag {sum(rule_hits)}/{len(rule_hits)} injected functions")
     print(f"time on stdlib: features {extract_s:.1f}s for {len(matrix)} units")
@@ -267,6 +268,35 @@ def main() -> None:
     beyond = "n/a" if best["beyond_rules"] is None else f"{best['beyond_rules']}/{best['n_pos']}"
     print(f"auroc={best['auroc']:.3f} recall_at_1pct={best['recall_at_1pct']:.3f} "
           f"recall_at_5pct={best['recall_at_5pct']:.3f} beyond_rules={beyond}")
+
+
+def _operating_point(matrix: np.ndarray, vocabulary: Vocabulary, kind: str, held: list[Path], cases: list) -> None:
+    """The detector as shipped (threshold: 99th percentile of the baseline's own units): the
+    severities it gives held-out clean units and the injected functions."""
+    from collections import Counter
+
+    from detectors.anomaly.detector import AnomalyDetector
+    from detectors.anomaly.fit import DEFAULT_THRESHOLD
+
+    settings = {"language": "python", "model": kind, "threshold_percentile": DEFAULT_THRESHOLD,
+                "feature_names": all_feature_names("python"), "vocabulary": vocabulary.to_json(),
+                "fitted_on": {"content_hash": "benchmark", "files": {}}}
+    detector = AnomalyDetector(Baseline(matrix, settings))
+    clean: Counter[str] = Counter()
+    n_clean = 0
+    for path in held:
+        source = Source(str(path), "python", path.read_bytes())
+        scored = detector.score_units(source)
+        n_clean += len(scored)
+        clean.update(f.severity.value for f in detector.findings_for(source, scored))
+    injected: Counter[str] = Counter()
+    for origin, content, unit, _ in cases:
+        source = Source(origin, "python", content)
+        found = detector.score_functions(source, [(unit.start_line, unit.end_line)])
+        injected.update(f.severity.value for f in found if f.line == unit.start_line)
+    print(f"shipped detector ({kind}, threshold p{DEFAULT_THRESHOLD:g}): held-out clean units flagged "
+          f"{sum(clean.values())}/{n_clean} {dict(clean)}; injected functions flagged "
+          f"{sum(injected.values())}/{len(cases)} {dict(injected)}")
 
 
 def _rule_hits(cases: list) -> list[bool] | None:
