@@ -29,13 +29,32 @@ MAX_SNIPPET_LINES = 8
 
 @dataclasses.dataclass(frozen=True)
 class _Group:
-    """Rules compiled into one query; `starts[i]` is the byte where rule i's text begins."""
+    """Rules compiled into one query. Rules with identical query text share its patterns, so a
+    call pattern used by 40 rules yields one match per call, not 40. When those rules start with
+    a `callee` helper on the same capture, the callee name is resolved once per match and the
+    rules it can satisfy are looked up in `candidates` (cached per name across files)."""
 
     query: tree_sitter.Query
     rules: tuple[Rule, ...]
-    predicates: tuple[tuple[Predicate, ...], ...]
-    pattern_rule: tuple[int, ...]  # pattern index -> index into rules
+    predicates: tuple[tuple[Predicate, ...], ...]  # per rule
+    pattern_text: tuple[int, ...]  # pattern index -> query-text index
+    text_rules: tuple[tuple[int, ...], ...]  # query-text index -> rule indices
+    lead_capture: tuple[str | None, ...]  # query-text index -> capture of the shared callee check
+    lead_names: tuple[re.Pattern[str] | None, ...]  # per rule: callee names it requires (prefilter)
     requires: re.Pattern[bytes] | None = None
+    candidates: dict[tuple[int, str | None], tuple[int, ...]] = dataclasses.field(default_factory=dict)
+
+    def rules_for(self, text: int, name: str | None) -> tuple[int, ...]:
+        """Rule indices of query text `text` whose leading callee check accepts `name`."""
+        key = (text, name)
+        found = self.candidates.get(key)
+        if found is None:
+            found = tuple(
+                i for i in self.text_rules[text]
+                if self.lead_names[i] is None or (name is not None and self.lead_names[i].match(name) is not None)  # type: ignore[union-attr]
+            )
+            self.candidates[key] = found
+        return found
 
 
 @functools.cache
@@ -77,23 +96,75 @@ def _build_groups(language: str, rules: list[Rule]) -> list[_Group]:
         by_requires.setdefault(rule.requires, []).append(rule)
     groups = []
     for requires, members in by_requires.items():
-        combined = _combined(language, tuple(r.query for r in members))
-        if combined is None:  # one rule spoils the batch: fall back to one query per rule
-            parts = [(r, _combined(language, (r.query,))) for r in members]
-            parts_ok = [(r, c) for r, c in parts if c is not None]
-            for rule, (query, mapping) in parts_ok:
-                groups.append(_make_group(language, query, (rule,), mapping, requires))
+        texts = list(dict.fromkeys(_normalise(r.query) for r in members))
+        if _combined(language, tuple(texts)) is not None:
+            groups.append(_make_group(language, members, requires))
             continue
-        query, mapping = combined
-        groups.append(_make_group(language, query, tuple(members), mapping, requires))
+        for rule in members:  # one rule spoils the batch: compile the rest one by one
+            if _compiles(language, rule.query):
+                groups.append(_make_group(language, [rule], requires))
     return groups
 
 
-def _make_group(language: str, query: tree_sitter.Query, rules: tuple[Rule, ...], mapping: tuple[int, ...],
-                requires: str | None) -> _Group:
-    predicates = tuple(tuple(compile_where(r.where, language)) for r in rules)
+def _normalise(query: str) -> str:
+    return "\n".join(line.rstrip() for line in query.strip().splitlines())
+
+
+def _lead_callee(rule: Rule) -> tuple[str, tuple[str, ...]] | None:
+    """(capture, names) that any match of `rule` must satisfy through a `callee` helper: the
+    first such requirement of its `where` list, where an `any` counts when every branch has one
+    on the same capture (their names are then united). Used only to prefilter."""
+    return _required_callee(list(rule.where))
+
+
+def _required_callee(helpers: list) -> tuple[str, tuple[str, ...]] | None:  # type: ignore[type-arg]
+    for item in helpers:
+        if not isinstance(item, dict) or len(item) != 1:
+            continue
+        (kind, spec), = item.items()
+        if kind == "callee" and isinstance(spec, dict) and spec.get("names"):
+            names = spec["names"]
+            return str(spec.get("capture", "match")), tuple([names] if isinstance(names, str) else names)
+        if kind == "all" and isinstance(spec, list):
+            found = _required_callee(spec)
+            if found:
+                return found
+        if kind == "any" and isinstance(spec, list) and spec:
+            branches = [_required_callee([b]) for b in spec]
+            if all(branches) and len({b[0] for b in branches if b}) == 1:
+                return branches[0][0], tuple(n for b in branches if b for n in b[1])  # type: ignore[index]
+    return None
+
+
+def _make_group(language: str, members: list[Rule], requires: str | None) -> _Group:
+    from detectors.rules.helpers import name_regex
+
+    texts = list(dict.fromkeys(_normalise(r.query) for r in members))
+    combined = _combined(language, tuple(texts))
+    assert combined is not None
+    query, pattern_text = combined
+    text_index = {t: i for i, t in enumerate(texts)}
+    text_rules: list[list[int]] = [[] for _ in texts]
+    leads = [_lead_callee(r) for r in members]
+    for i, rule in enumerate(members):
+        text_rules[text_index[_normalise(rule.query)]].append(i)
+    lead_capture: list[str | None] = []
+    lead_names: list[re.Pattern[str] | None] = [None] * len(members)
+    predicates: list[tuple[Predicate, ...]] = []
+    for t, indices in enumerate(text_rules):  # split off the callee check where all leads agree on the capture
+        captures = {leads[i][0] for i in indices if leads[i] is not None}  # type: ignore[index]
+        lead_capture.append(captures.pop() if len(captures) == 1 else None)
+    for i, rule in enumerate(members):
+        compiled = compile_where(rule.where, language)
+        lead = leads[i]
+        if lead is not None and lead_capture[text_index[_normalise(rule.query)]] == lead[0]:
+            lead_names[i] = name_regex(lead[1])  # a prefilter: the full helper list still runs
+        predicates.append(tuple(compiled))
     gate = re.compile(requires.encode()) if requires else None
-    return _Group(query, rules, predicates, mapping, gate)
+    return _Group(
+        query, tuple(members), tuple(predicates), pattern_text, tuple(tuple(x) for x in text_rules),
+        tuple(lead_capture), tuple(lead_names), gate,
+    )
 
 
 class RuleDetector:
@@ -135,21 +206,29 @@ class RuleDetector:
             if group.requires is not None and not group.requires.search(content):
                 continue
             for pattern, caps in tree_sitter.QueryCursor(group.query).matches(tree.root_node):
-                index = group.pattern_rule[pattern]
-                rule = group.rules[index]
                 match = caps.get("match")
                 if not match:
                     continue
                 node = match[0]
-                key = (rule.id, node.start_byte, node.end_byte)
-                if key in seen:
-                    continue
-                if not all(p(ctx, caps) for p in group.predicates[index]):
-                    continue
-                seen.add(key)
-                if lines is None:
-                    lines = content.split(b"\n")
-                findings.append(_finding(rule, source.path, node, lines))
+                text = group.pattern_text[pattern]
+                name = None
+                capture = group.lead_capture[text]
+                if capture is not None:
+                    lead = caps.get(capture)
+                    name = ctx.resolver.callee(lead[0]) if lead else None
+                for index in group.rules_for(text, name):
+                    rule = group.rules[index]
+                    key = (rule.id, node.start_byte, node.end_byte)
+                    if key in seen:
+                        continue
+                    if group.lead_names[index] is not None and not caps.get(capture or ""):
+                        continue
+                    if not all(p(ctx, caps) for p in group.predicates[index]):
+                        continue
+                    seen.add(key)
+                    if lines is None:
+                        lines = content.split(b"\n")
+                    findings.append(_finding(rule, source.path, node, lines))
         findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
         return findings
 

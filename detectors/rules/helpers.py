@@ -89,7 +89,8 @@ def _translate(pattern: str) -> str:
 
 
 @functools.cache
-def _name_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+def name_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled regex for a tuple of name patterns (cached)."""
     return re.compile("|".join(f"(?:{_translate(p)})" for p in patterns))
 
 
@@ -101,7 +102,7 @@ def _patterns(spec: dict[str, Any], key: str) -> re.Pattern[str] | None:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise TrustcheckError(f"{key}: expected a list of name patterns")
-    return _name_regex(tuple(value))
+    return name_regex(tuple(value))
 
 
 def _regex(spec: dict[str, Any], key: str) -> re.Pattern[str] | None:
@@ -135,6 +136,29 @@ def _equal(value: Any, expected: Any) -> bool:
     if isinstance(value, bool) or isinstance(expected, bool):
         return isinstance(value, bool) and isinstance(expected, bool) and value == expected
     return bool(value == expected) or _as_text(value) == str(expected)
+
+
+_ARG = re.compile(r"^arg(\d)$")
+
+
+def _nodes(ctx: FileContext, caps: Captures, name: str) -> list[Node] | None:
+    """The nodes of capture `name`. When the query does not capture them, `args` is the argument
+    list of the @match call and `arg0`..`arg9` its positional arguments, so rules can share one
+    plain call pattern (one match per call for all of them)."""
+    nodes = caps.get(name)
+    if nodes is None and name == "args":
+        match = caps.get("match")
+        if match and match[0].type in CALL_TYPES:
+            args = match[0].child_by_field_name("arguments")
+            return [args] if args is not None else None
+    if nodes is None and name.startswith("arg"):
+        index = _ARG.match(name)
+        match = caps.get("match")
+        if index and match and match[0].type in CALL_TYPES:
+            args = ctx.resolver.positional(match[0])
+            position = int(index.group(1))
+            return [args[position]] if position < len(args) else None
+    return nodes
 
 
 def _capture(spec: dict[str, Any]) -> str:
@@ -214,7 +238,7 @@ def _callee(spec: dict[str, Any], language: str) -> Predicate:
         raise TrustcheckError("callee: needs names")
 
     def pred(ctx: FileContext, caps: Captures) -> bool:
-        nodes = caps.get(cap)
+        nodes = _nodes(ctx, caps, cap)
         if not nodes:
             return False
         name = ctx.resolver.callee(nodes[0])
@@ -234,7 +258,7 @@ def _kwarg(spec: dict[str, Any], language: str) -> Predicate:
     check = _value_condition({k: v for k, v in spec.items() if k not in ("name", "position")})
 
     def pred(ctx: FileContext, caps: Captures) -> bool:
-        nodes = caps.get(cap)
+        nodes = _nodes(ctx, caps, cap)
         if not nodes:
             return False
         call = nodes[0]
@@ -250,7 +274,7 @@ def _value(spec: dict[str, Any], language: str) -> Predicate:
     check = _value_condition(spec)
 
     def pred(ctx: FileContext, caps: Captures) -> bool:
-        nodes = caps.get(cap)
+        nodes = _nodes(ctx, caps, cap)
         return check(ctx, nodes[0] if nodes else None)
 
     return pred
@@ -266,7 +290,7 @@ def _regex_helper(spec: dict[str, Any], language: str) -> Predicate:
         raise TrustcheckError("regex: on is text, value, nfkc or line")
 
     def pred(ctx: FileContext, caps: Captures) -> bool:
-        nodes = caps.get(cap)
+        nodes = _nodes(ctx, caps, cap)
         if not nodes:
             return False
         node = nodes[0]
@@ -294,7 +318,7 @@ def _inside(spec: dict[str, Any], language: str) -> Predicate:
         raise TrustcheckError("inside: needs types or callee")
 
     def pred(ctx: FileContext, caps: Captures) -> bool:
-        nodes = caps.get(cap)
+        nodes = _nodes(ctx, caps, cap)
         if not nodes:
             return False
         node = nodes[0].parent
@@ -324,7 +348,7 @@ def _contains(spec: dict[str, Any], language: str) -> Predicate:
         raise TrustcheckError("contains: needs callee, names or regex")
 
     def pred(ctx: FileContext, caps: Captures) -> bool:
-        nodes = caps.get(cap)
+        nodes = _nodes(ctx, caps, cap)
         if not nodes:
             return False
         resolver = ctx.resolver
