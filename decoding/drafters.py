@@ -65,15 +65,19 @@ class ModelDrafter:
 
 
 def ngram_lookup(context: torch.Tensor, k: int, max_ngram: int = 3, min_ngram: int = 1) -> torch.Tensor:
-    """Prompt lookup: find the latest earlier occurrence of the context's last n tokens (n from
-    max_ngram down to min_ngram) and return up to k tokens that followed it; empty if none."""
+    """Prompt lookup: find an earlier occurrence of the context's last n tokens (n from max_ngram down
+    to min_ngram) and return up to k tokens that followed it; empty if none. Among several matches,
+    the latest one that still has k tokens after it (recent text predicts best; a match right at the
+    end would give a short draft)."""
     length = context.shape[0]
     for n in range(min(max_ngram, length - 1), min_ngram - 1, -1):
         tail = context[length - n:]
         windows = context[: length - 1].unfold(0, n, 1)  # [length-n, n]: every earlier n-gram
-        hits = (windows == tail).all(-1).nonzero()
+        hits = (windows == tail).all(-1).nonzero()[:, 0] + n  # where each match's continuation starts
         if hits.numel():
-            start = int(hits[-1]) + n
+            # the latest match with a full k-token continuation, else the earliest (longest) one
+            full = hits[hits + k <= length]
+            start = int(full[-1]) if full.numel() else int(hits[0])
             return context[start: start + k]
     return EMPTY
 

@@ -111,6 +111,9 @@ def test_ngram_lookup():
     assert ngram_lookup(ctx, 3).tolist() == [7, 8, 1]
     assert ngram_lookup(torch.tensor([1, 2, 3]), 3).tolist() == []
     assert ngram_lookup(torch.tensor([4, 9, 4]), 2).tolist() == [9, 4]
+    repeat = torch.tensor([1, 2, 3, 1, 2, 3, 1, 2])  # latest match with a full continuation
+    assert ngram_lookup(repeat, 4, max_ngram=2).tolist() == [3, 1, 2, 3]
+    assert ngram_lookup(repeat, 2, max_ngram=2).tolist() == [3, 1]
 
 
 def test_fake_verifier_harness(harness):
