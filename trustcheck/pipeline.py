@@ -77,7 +77,7 @@ def detectors_for(config: Config, languages: Iterable[str] | None = None) -> lis
         return cached
     from detectors.rules import RuleDetector, default_rules_dir, load_rules
 
-    rule_dirs = [*_pack_dirs(default_rules_dir(), key[1]), *config.rules]
+    rule_dirs: list[str | Path] = [*_pack_dirs(default_rules_dir(), key[1]), *config.rules]
     # Queries compile lazily, per language, on first use: a one-file scan compiles only its language.
     rules = [r for r in load_rules(rule_dirs, compile_queries=False) if _selected(r.id, config)] if rule_dirs else []
     detectors: list[Detector] = [RuleDetector(rules)]
@@ -119,7 +119,11 @@ def check_source(path: str, language: str, content: bytes, config: Config | None
     if language not in LANGUAGES:
         raise TrustcheckError(f"unknown language {language!r}", hint=f"known languages: {', '.join(LANGUAGES)}")
     config = config or Config()
-    outcome = _analyse(path, language, content, config, detectors if detectors is not None else detectors_for(config))
+    if detectors is None:
+        from detectors.languages import RULE_LANGUAGES
+
+        detectors = detectors_for(config, RULE_LANGUAGES.get(language, (language,)))
+    outcome = _analyse(path, language, content, config, detectors)
     if outcome.error:
         raise TrustcheckError(f"{path}: {outcome.error}")
     kept, _ = apply_suppressions(outcome.findings, outcome.suppressions)

@@ -75,7 +75,8 @@ def apply_suppressions(
     active = [s for s in suppressions if s.rule_ids and (obey is None or obey(s))]
     if not active:
         return list(findings), []
-    kept, suppressed = [], []
+    kept: list[Finding] = []
+    suppressed: list[Finding] = []
     for finding in findings:
         (suppressed if any(s.covers(finding) for s in active) else kept).append(finding)
     return kept, suppressed

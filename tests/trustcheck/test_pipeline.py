@@ -106,3 +106,19 @@ def test_broken_rule_file_is_a_clear_error(tmp_path) -> None:
     bad.write_text("id: py-broken\nquery: [unclosed\n")
     with pytest.raises(TrustcheckError, match="py-broken.yaml"):
         detectors_for(Config(rules=(str(bad.parent),), root=str(tmp_path)))
+
+
+def test_progress_bar_path_runs(tree, marker, monkeypatch) -> None:
+    from trustcheck import pipeline
+
+    monkeypatch.setattr(pipeline, "PROGRESS_AFTER_S", -1.0)
+    tree({f"m{i}.py": "DANGER\n" for i in range(40)})
+    result = scan([], load_config("."), detectors=[marker], progress=True)
+    assert len(result.findings) == 40
+
+
+def test_check_api() -> None:
+    import trustcheck
+
+    findings = trustcheck.check("import subprocess\nsubprocess.run(c, shell=True)\n")
+    assert any(f.severity.value == "high" and f.line == 2 for f in findings)

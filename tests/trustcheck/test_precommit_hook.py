@@ -36,7 +36,7 @@ def try_repo(project: Path, home: Path, *files: str) -> subprocess.CompletedProc
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "NO_COLOR": "1", "PRE_COMMIT_COLOR": "never"}
     env.pop("PIP_INDEX_URL", None)
     return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "trustcheck", "--files", *files],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
 def test_hook_fails_on_bad_code_and_passes_on_clean_code(tmp_path: Path, precommit_home: Path) -> None:

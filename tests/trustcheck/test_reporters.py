@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
@@ -28,7 +29,7 @@ class FakeRule:
     severity = Severity.HIGH
     confidence = Confidence.HIGH
     tags = ("injection",)
-    docs = {"what": "subprocess calls with shell=True.", "why": "Shell metacharacters run as commands.",
+    docs: ClassVar[dict[str, Any]] = {"what": "subprocess calls with shell=True.", "why": "Shell metacharacters run as commands.",
             "use_instead": "Pass a list of arguments.", "references": ["https://cwe.mitre.org/data/definitions/78.html"]}
 
 

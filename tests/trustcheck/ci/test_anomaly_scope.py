@@ -35,7 +35,7 @@ OLD = "def a():\n    return 1\n\n\ndef b():\n    return 2\n"
 
 def test_only_edited_functions_are_scored(repo, capsys, monkeypatch):
     fake = FakeAnomaly()
-    monkeypatch.setattr(pipeline, "detectors_for", lambda config: [fake])
+    monkeypatch.setattr(pipeline, "detectors_for", lambda config, languages=None: [fake])
     repo.commit_files({"old.py": OLD, "pyproject.toml": '[tool.trustcheck]\nfail-on = "high"\n'})
     repo.git("checkout", "-qb", "pr")
     repo.commit_files({"old.py": OLD.replace("return 2", "return 3"), "new.py": "def c():\n    return 4\n"})
