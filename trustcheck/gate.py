@@ -93,7 +93,7 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
         refused = _new_suppressions(repo, base, sources, change_of)
         extra += [tamper.suppression_finding(path, s) for path, found in refused.items() for s in found]
     scanned = pipeline.scan_sources(sources, config, obey=lambda path, s: s not in refused.get(path, ()),
-                                    detectors=_changed_functions_only(config, change_of))
+                                    detectors=_changed_functions_only(config, change_of, sources))
 
     def touched(f: Finding) -> bool:
         return change_of[f.path].touches(f.line, f.end_line)
@@ -160,12 +160,12 @@ class _ChangedFunctionsDetector:
         return found
 
 
-def _changed_functions_only(config: Any, change_of: dict[str, FileChange]) -> list[Any] | None:
+def _changed_functions_only(config: Any, change_of: dict[str, FileChange], sources: list[Source]) -> list[Any] | None:
     """The config's detectors with the anomaly one narrowed to changed functions; None (the
     pipeline's own, possibly parallel, choice) when no detector scores functions."""
     from trustcheck import pipeline
 
-    detectors = pipeline.detectors_for(config)
+    detectors = pipeline.detectors_for(config, {s.language for s in sources})
     if not any(hasattr(d, "score_functions") for d in detectors):
         return None
     ranges = {p: None if c.status == "added" else _ranges(c.added_lines) for p, c in change_of.items()}

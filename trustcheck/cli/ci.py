@@ -96,7 +96,7 @@ def render(result: Any, config: Any, fmt: str) -> str:
     reporter = reporters.REPORTERS.get(fmt) or _gate_reporter(fmt)
     if reporter is None:
         raise TrustcheckError(f"unknown report format {fmt!r}", hint=f"use one of {', '.join(reporters.REPORTERS)}")
-    return reporter(result, _report_context(config))
+    return reporter(result, _report_context(result, config))
 
 
 def _gate_reporter(fmt: str) -> Any:
@@ -116,11 +116,11 @@ def _gate_reporter(fmt: str) -> Any:
     return None
 
 
-def _report_context(config: Any) -> Any:
-    from trustcheck import pipeline, reporters
+def _report_context(result: Any, config: Any) -> Any:
+    from trustcheck import reporters
     from trustcheck.tamper import GATE_RULES
 
-    rules = {r.id: r for d in pipeline.detectors_for(config) for r in getattr(d, "rules", ())}
+    rules = {r.id: r for d in getattr(result, "detectors", ()) for r in getattr(d, "rules", ())}
     rules.update(GATE_RULES)
     return reporters.ReportContext(rules=rules, fail_on=config.fail_on.value)
 
