@@ -1,0 +1,185 @@
+"""Bundled models: held-out perplexity, drafter->target greedy acceptance, parse rate, size.
+
+    .venv/bin/python benchmarks/models.py [--prefixes 50] [--new-tokens 128] [--k 4]
+
+Held-out data is the eval shard (disjoint by file from every training shard), rebuilt from
+decoding/bundled/data-manifest.json (or read from runs/train/corpus when present).
+
+Acceptance: greedy speculative decoding's output is the target's own greedy output, so we
+generate that once per prefix (KV cache) and replay the rounds: at each position the drafter
+proposes k tokens greedily; the accepted count is the longest prefix equal to the target's
+tokens; the target's next token is the bonus; the next round starts after it.
+    acceptance = accepted drafted tokens / drafted tokens
+Parse rate: prefix + completion, cut after the last complete line at which the code is not
+inside an open bracket/string/block header, parses without tree-sitter ERROR/MISSING nodes,
+and the cut keeps at least one generated line.
+
+Ends with one line:
+target_ppl=.. drafter_ppl=.. drafter_ppl_before_distill=.. acceptance_k4=.. parse_ok=.. bundled_mb=..
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+import tokenize
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from decoding.loading import BUNDLED_DIR, load_model
+from decoding.training.heldout import held_out_texts
+from decoding.training.tokens import encode_shard
+from decoding.training.trainer import evaluate
+from detectors.languages import parser
+
+CONTEXT_TOKENS = 192
+
+
+def make_prefixes(texts: list[str], count: int, seed: int = 0) -> list[str]:
+    """File heads: each held-out file cut at a random line in its middle (model sees the last 192 tokens)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(texts))
+    out = []
+    for i in order:
+        lines = texts[i].splitlines(keepends=True)
+        if len(lines) < 30:
+            continue
+        cut = int(rng.integers(int(len(lines) * 0.2), int(len(lines) * 0.8)))
+        while cut < len(lines) - 1 and not lines[cut].strip():  # next line must carry code
+            cut += 1
+        out.append("".join(lines[:cut]))
+        if len(out) == count:
+            break
+    return out
+
+
+def context_ids(tokenizer, head: str) -> torch.Tensor:
+    ids = tokenizer(head, add_special_tokens=False)["input_ids"][-CONTEXT_TOKENS:]
+    return torch.tensor([ids])
+
+
+@torch.no_grad()
+def greedy(model, ids: torch.Tensor, n: int, eos: int) -> list[int]:
+    out = model.generate(
+        ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False, eos_token_id=eos, pad_token_id=eos
+    )
+    return out[0, ids.shape[1] :].tolist()
+
+
+@torch.no_grad()
+def replay_acceptance(drafter, ids: torch.Tensor, target_tokens: list[int], k: int, eos: int) -> tuple[int, int, int]:
+    """(drafted, accepted, rounds) of greedy speculative decoding that produces `target_tokens`."""
+    drafted = accepted = rounds = pos = 0
+    while pos < len(target_tokens):
+        k_now = min(k, len(target_tokens) - pos)
+        context = torch.cat([ids, torch.tensor([target_tokens[:pos]], dtype=ids.dtype)], dim=1)
+        proposal = greedy(drafter, context, k_now, eos)
+        proposal += [-1] * (k_now - len(proposal))  # drafter stopped at EOS: the rest counts as rejected
+        n = 0
+        while n < k_now and proposal[n] == target_tokens[pos + n]:
+            n += 1
+        drafted, accepted, rounds = drafted + k_now, accepted + n, rounds + 1
+        pos += n + 1  # accepted tokens + the target's bonus/correction token
+    return drafted, accepted, rounds
+
+
+def complete_cut(text: str, start: int) -> int | None:
+    """End offset of the last line (after `start`) where the code is syntactically closed, else None."""
+    ends = [i + 1 for i, ch in enumerate(text) if ch == "\n" and i + 1 > start]
+    for end in reversed(ends):
+        chunk = text[:end]
+        last = chunk.rstrip().splitlines()[-1] if chunk.strip() else ""
+        if last.rstrip().endswith((":", "\\", ",")):
+            continue
+        try:
+            list(tokenize.generate_tokens(io.StringIO(chunk).readline))
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            continue
+        return end
+    return None
+
+
+def parses_ok(head: str, completion: str) -> bool:
+    text = head + completion
+    end = complete_cut(text, len(head))
+    if end is None:
+        return False
+    tree = parser("python").parse(text[:end].encode("utf-8"))
+    return not tree.root_node.has_error
+
+
+def bundled_mb() -> float:
+    return sum(p.stat().st_size for p in BUNDLED_DIR.rglob("*") if p.is_file()) / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prefixes", type=int, default=50)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--eval-tokens", type=int, default=65_536)
+    ap.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "train", help="training run (optional)")
+    args = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get("TRUSTCHECK_THREADS", "2")))
+    texts = held_out_texts(run_corpus=args.run_dir / "corpus")
+    print(f"held-out eval shard: {len(texts)} files")
+
+    models = {n: load_model(f"bundled:{n}") for n in ("target", "drafter", "validator-a", "validator-b")}
+    tokenizer = models["target"].tokenizer
+    stream = encode_shard(texts, tokenizer)
+    ppl = {}
+    for name, loaded in models.items():
+        t = time.perf_counter()
+        ppl[name] = evaluate(loaded.model, stream, max_tokens=args.eval_tokens, bf16=False)["ppl"]
+        print(
+            f"{name:<12} params {loaded.card.get('parameters', 0):>11,}  held-out ppl {ppl[name]:8.3f}  "
+            f"(card {loaded.card['eval']['ppl']}, {time.perf_counter() - t:.0f}s)"
+        )
+    before = models["drafter"].card.get("distillation", {}).get("ppl_before")
+    ckpt = args.run_dir / "ckpt" / "drafter" / "model.safetensors"
+    if ckpt.is_file():  # recompute from the pre-distillation checkpoint when this machine trained it
+        import copy
+
+        from safetensors.torch import load_model as load_weights
+
+        pre = copy.deepcopy(models["drafter"].model)
+        load_weights(pre, str(ckpt))
+        before = evaluate(pre, stream, max_tokens=args.eval_tokens, bf16=False)["ppl"]
+    print(f"drafter before distillation: held-out ppl {before}")
+
+    target, drafter, eos = models["target"].model, models["drafter"].model, tokenizer.eos_token_id
+    drafted = accepted = rounds = ok = 0
+    t = time.perf_counter()
+    prefixes = make_prefixes(texts, args.prefixes)
+    for head in prefixes:
+        ids = context_ids(tokenizer, head)
+        tokens = greedy(target, ids, args.new_tokens, eos)
+        d, a, r = replay_acceptance(drafter, ids, tokens, args.k, eos)
+        drafted, accepted, rounds = drafted + d, accepted + a, rounds + r
+        ok += parses_ok(head, tokenizer.decode([x for x in tokens if x != eos]))
+    acceptance = accepted / max(1, drafted)
+    print(
+        f"{len(prefixes)} prefixes, k={args.k}: acceptance {acceptance:.3f}, "
+        f"{(accepted + rounds) / max(1, rounds):.2f} tokens/round, parse ok {ok}/{len(prefixes)} "
+        f"({time.perf_counter() - t:.0f}s)"
+    )
+    print(json.dumps({"ppl": ppl, "drafter_ppl_before_distill": before}))
+    print(f"validator_a_ppl={ppl['validator-a']:.3f} validator_b_ppl={ppl['validator-b']:.3f}")
+    print(
+        f"target_ppl={ppl['target']:.3f} drafter_ppl={ppl['drafter']:.3f} drafter_ppl_before_distill={before} "
+        f"acceptance_k{args.k}={acceptance:.3f} parse_ok={ok / max(1, len(prefixes)):.2f} bundled_mb={bundled_mb():.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
