@@ -54,17 +54,33 @@ def test_combined_query_maps_patterns_to_rules() -> None:
     detector = RuleDetector([a, b, c])
     groups = detector.groups("python")
     assert len(groups) == 1 and groups[0].query.pattern_count == 4
-    assert groups[0].pattern_rule == (0, 0, 1, 2)
+    assert groups[0].pattern_text == (0, 0, 1, 2)
+    assert groups[0].text_rules == ((0,), (1,), (2,))
     found = {(f.rule_id, f.line) for f in detector.detect(Source("t.py", "python", b"f('s')\n1\nzz\n"))}
     assert found == {("py-test-a", 1), ("py-test-b", 2), ("py-test-c", 3)}
 
 
 def test_combined_query_is_cached_per_process() -> None:
     rules = [_rule("py-test-a", "(call) @match")]
-    RuleDetector(rules).groups("python")
-    before = _combined.cache_info().hits
-    RuleDetector(rules).groups("python")
-    assert _combined.cache_info().hits == before + 1
+    first = RuleDetector(rules).groups("python")[0].query
+    misses = _combined.cache_info().misses
+    assert RuleDetector(rules).groups("python")[0].query is first
+    assert _combined.cache_info().misses == misses
+
+
+def test_rules_sharing_a_query_share_its_patterns_and_prefilter_by_callee() -> None:
+    call = "(call function: (_) @fn) @match"
+    a = _rule("py-test-a", call, where=[{"callee": {"capture": "fn", "names": ["os.system"]}}])
+    b = _rule("py-test-b", call, where=[{"any": [{"callee": {"capture": "fn", "names": ["eval"]}}, {"callee": {"capture": "fn", "names": ["exec"]}}]}])
+    c = _rule("py-test-c", call, where=[{"arg": {"position": 0, "equals": "x"}}])
+    detector = RuleDetector([a, b, c])
+    group = detector.groups("python")[0]
+    assert group.query.pattern_count == 1 and group.text_rules == ((0, 1, 2),)
+    assert group.lead_capture == ("fn",) and group.lead_names[2] is None
+    code = b"import os as o\no.system(y)\nexec(z)\nf('x')\n"
+    found = sorted((f.rule_id, f.line) for f in detector.detect(Source("t.py", "python", code)))
+    assert found == [("py-test-a", 2), ("py-test-b", 3), ("py-test-c", 4)]
+    assert group.rules_for(0, "os.system") == (0, 2)
 
 
 def test_same_node_reported_once_per_rule() -> None:
