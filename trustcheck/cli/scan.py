@@ -38,6 +38,8 @@ def scan(
     skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Files that cannot be scanned are reported but do not make the exit code 2.")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Never show a progress bar.")] = False,
     no_anomaly: Annotated[bool, typer.Option("--no-anomaly", help="Do not run the anomaly detector even when a baseline is fitted.")] = False,
+    diff: Annotated[str | None, typer.Option("--diff", metavar="REF", help="Only lines the working tree adds since it forked from REF (git).", show_default=False)] = None,
+    baseline: Annotated[Path | None, typer.Option("--baseline", help="Report only findings not in this baseline (trustcheck baseline create).", show_default=False)] = None,
 ) -> int:
     """Scan files and folders for insecure or backdoored code."""
     from trustcheck.config import load_config
@@ -58,7 +60,16 @@ def scan(
         import dataclasses
 
         cfg = dataclasses.replace(cfg, rules=(*cfg.rules, *extra_rules))
-    result = run_scan(targets, cfg, progress=not no_progress and sys.stderr.isatty())
+    if diff is not None:  # CIGATE: diff-aware scan (applies the repository's baseline itself)
+        from trustcheck.gate import scan_diff
+
+        result = scan_diff(diff, cfg, baseline_file=str(baseline) if baseline else None)
+    else:
+        result = run_scan(targets, cfg, progress=not no_progress and sys.stderr.isatty())
+        if baseline is not None:
+            from trustcheck.baseline import filter_result
+
+            result = filter_result(result, baseline)
 
     to_terminal = output is None and sys.stdout.isatty()
     rule_index = {rule.id: rule for d in result.detectors for rule in getattr(d, "rules", [])}

@@ -24,3 +24,18 @@ def test_suppressions_are_obeyed_locally(repo):
     repo.commit_files({"a.py": "x = 1\n"})
     repo.write("a.py", "x = 1\n" + CODE.replace("blob))\n", "blob))  # trustcheck: ignore[py-*]\n"))
     assert scan_diff("HEAD", load_config(".")).findings == []
+
+
+def test_cli_scan_diff_and_baseline(repo, capsys):
+    import json
+
+    from trustcheck.cli import main
+
+    repo.commit_files({"old.py": CODE, "pyproject.toml": '[tool.trustcheck]\nfail-on = "medium"\n'})
+    assert main(["baseline", "create"]) == 0
+    assert main(["scan", "--baseline", ".trustcheck-baseline.json", "--format", "json"]) == 0
+    capsys.readouterr()
+    repo.write("new.py", CODE)
+    assert main(["scan", "--diff", "HEAD", "--format", "json"]) == 1
+    paths = {f["path"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert paths == {"new.py"}
