@@ -79,6 +79,16 @@ def call_category(dotted: str) -> str | None:
     return _METHODS.get(dotted.rsplit(".", 1)[-1])
 
 
+# Dotted names whose mere reading is a capability (os.environ["AWS_SECRET_ACCESS_KEY"]).
+_READS: dict[str, str] = {"os.environ": "env", "os.environb": "env", "sys.modules": "reflection",
+                          "builtins.__dict__": "reflection"}
+
+
+def read_category(dotted: str) -> str | None:
+    """Capability category of a resolved dotted name that is read, not called."""
+    return _READS.get(dotted)
+
+
 def module_category(module: str) -> str | None:
     return _MODULES.get(module.split(".", 1)[0])
 

@@ -20,10 +20,10 @@ from collections import Counter
 
 from tree_sitter import Node, TreeCursor
 
-from detectors.anomaly.capabilities import CATEGORIES, STRING_PATTERNS, call_category, module_category
+from detectors.anomaly.capabilities import CATEGORIES, STRING_PATTERNS, call_category, module_category, read_category
 from detectors.anomaly.syntax import SYNTAX, UnitSyntax
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CALL_BUCKETS = 24  # call names (last dotted component) hashed into this many buckets
 MODULE_BUCKETS = 16  # referenced module roots hashed into this many buckets
 
@@ -92,6 +92,7 @@ class _Acc:
     nodes: int = 0
     types: Counter[str] = dataclasses.field(default_factory=Counter)
     raw_calls: list[str] = dataclasses.field(default_factory=list)
+    raw_reads: list[str] = dataclasses.field(default_factory=list)  # dotted names read, not called
     strings: list[tuple[int, float]] = dataclasses.field(default_factory=list)  # (length, entropy)
     string_flags: Counter[str] = dataclasses.field(default_factory=Counter)
     numbers: Counter[str] = dataclasses.field(default_factory=Counter)
@@ -202,6 +203,10 @@ def _count(node: Node, t: str, parent: str, depth: int, acc: _Acc, syntax: UnitS
                 attr = fn.child_by_field_name("attribute")
                 callee = b"?." + (attr.text or b"") if attr is not None else b"?"
             acc.raw_calls.append(callee.decode("utf-8", "replace"))
+    elif t in syntax.member_types and parent not in syntax.member_types and parent != syntax.call_type:
+        text = node.text or b""
+        if _SIMPLE_NAME.match(text):
+            acc.raw_reads.append(text.decode("utf-8", "replace"))
     elif t in syntax.string_types:
         text = (node.text or b"").decode("utf-8", "replace")
         if parent in syntax.docstring_types:  # a bare string statement: documentation
@@ -292,6 +297,10 @@ def _finish(acc: _Acc, syntax: UnitSyntax, imports: dict[str, str]) -> Unit:
         if raw.split(".", 1)[0] in imports:
             unit.modules.add(call.split(".", 1)[0])
         category = call_category(call)
+        if category:
+            caps[category] += 1
+    for read in acc.raw_reads:
+        category = read_category(_resolve(read, imports))
         if category:
             caps[category] += 1
     for module in unit.modules:

@@ -29,6 +29,7 @@ class UnitSyntax:
     node_types: tuple[str, ...]  # node types whose share of the unit's nodes is a feature
     import_types: frozenset[str]
     swallow_types: frozenset[str]  # exception handlers (their do-nothing bodies are counted)
+    member_types: frozenset[str]  # a.b member access (reads such as os.environ count as capabilities)
     docstring_types: frozenset[str] = frozenset()
 
 
@@ -50,6 +51,7 @@ PYTHON = UnitSyntax(
     docstring_types=frozenset({"expression_statement"}),
     import_types=frozenset({"import_statement", "import_from_statement"}),
     swallow_types=frozenset({"except_clause"}),
+    member_types=frozenset({"attribute"}),
     node_types=(
         "call", "attribute", "identifier", "string", "integer", "float", "keyword_argument",
         "assignment", "augmented_assignment", "binary_operator", "boolean_operator", "comparison_operator",
