@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import signal
 import time
 import traceback
@@ -33,10 +34,18 @@ from decoding.schedulers.common import OnTokens, Output, now, record
 from decoding.trace import DecodeTrace, Round
 
 
-def _draft_loop(conn: Any, model: Any, max_ahead: int, threads: int) -> None:
-    """Worker body: (reset | rollback | ack | stop) messages in, draft tokens out."""
+def _setup_child(threads: int, core: int | None) -> None:
+    """In a worker: leave Ctrl-C to the parent, set torch's threads, pin to a core if asked."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {core})
+
+
+def _draft_loop(conn: Any, model: Any, max_ahead: int, threads: int, core: int | None = None) -> None:
+    """Worker body: (reset | rollback | ack | stop) messages in, draft tokens out."""
+    _setup_child(threads, core)
     from decoding.drafters import make_lm
 
     busy = 0.0
@@ -82,11 +91,12 @@ class DraftWorker:
     """A drafter model running in a child process; reusable across generations. Use as a context manager."""
 
     def __init__(self, model: Any, name: str = "drafter", max_ahead: int = 8, threads: int = 1,
-                 start_method: str = "fork") -> None:
+                 start_method: str = "fork", core: int | None = None, timeout: float = 60.0) -> None:
         self.name = name
         ctx: Any = mp.get_context(start_method)
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_draft_loop, args=(child, model, max_ahead, threads), daemon=True)
+        self.process = ctx.Process(target=_draft_loop, args=(child, model, max_ahead, threads, core), daemon=True)
+        self.timeout = timeout
         self.process.start()
         child.close()
 
@@ -94,12 +104,15 @@ class DraftWorker:
         self.conn.send(msg)
 
     def recv(self) -> tuple:
+        """The next message; raises if the worker failed, died, or said nothing for `timeout` seconds."""
+        if not self.conn.poll(self.timeout):
+            raise TimeoutError(f"no message from the drafter process in {self.timeout:.0f}s")
         msg = self.conn.recv()
         if msg[0] == "error":
             raise RuntimeError(f"drafter process failed:\n{msg[1]}")
         return msg
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 2.0) -> None:
         if self.process.is_alive():
             try:
                 self.conn.send(("stop",))
@@ -182,15 +195,15 @@ def asynchronous(verifier: Verifier, worker: DraftWorker, prompt_ids: torch.Tens
     return trace
 
 
-def _stage_loop(up: Any, down: Any, model: Any, max_ahead: int, max_block: int, threads: int) -> None:
+def _stage_loop(up: Any, down: Any, model: Any, max_ahead: int, max_block: int, threads: int,
+                core: int | None = None) -> None:
     """An intermediate stage (PipeSpec): verifies the stream from the stage below with its own model,
     streams its verified tokens up as drafts, and cascades rollbacks from above down."""
     from multiprocessing.connection import wait
 
     from decoding.verifiers import ModelVerifier
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(threads)
+    _setup_child(threads, core)
     busy = 0.0
     try:
         verifier = ModelVerifier(model, fast=True)
@@ -273,23 +286,30 @@ class PipelineWorker(DraftWorker):
     the caller's target verifies the top stage. Same protocol as DraftWorker for `asynchronous`."""
 
     def __init__(self, models: Sequence[Any], name: str = "pipeline", max_ahead: int = 8, max_block: int = 8,
-                 threads: int = 1, start_method: str = "fork") -> None:
+                 threads: int = 1, start_method: str = "fork", cores: Sequence[int] | None = None,
+                 timeout: float = 60.0) -> None:
         self.name = name
+        self.timeout = timeout
+
+        def core(i: int) -> int | None:
+            return cores[i % len(cores)] if cores else None
+
         ctx: Any = mp.get_context(start_method)
         self.processes = []
         below, child = ctx.Pipe()
-        self.processes.append(ctx.Process(target=_draft_loop, args=(child, models[0], max_ahead, threads), daemon=True))
-        for model in models[1:]:
+        self.processes.append(ctx.Process(target=_draft_loop, args=(child, models[0], max_ahead, threads, core(0)),
+                                          daemon=True))
+        for i, model in enumerate(models[1:], start=1):
             above, child_up = ctx.Pipe()
             self.processes.append(ctx.Process(target=_stage_loop, args=(child_up, below, model, max_ahead, max_block,
-                                                                         threads), daemon=True))
+                                                                         threads, core(i)), daemon=True))
             below = above
         self.conn = below
         for p in self.processes:
             p.start()
         self.process = self.processes[-1]
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 2.0) -> None:
         if self.process.is_alive():
             with contextlib.suppress(BrokenPipeError, OSError):
                 self.conn.send(("stop",))

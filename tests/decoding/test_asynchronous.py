@@ -60,3 +60,27 @@ def test_async_pipeline_greedy_identical(target, drafter_model, prompts, referen
         assert len(trace.meta["stage_busy"]) == 1
     assert not any(p.is_alive() for p in worker.processes)
     assert not mp.active_children()
+
+
+class Sleeper(torch.nn.Module):
+    """A 'model' whose forward never returns in time."""
+
+    config = None
+
+    def forward(self, **_kw):
+        import time
+
+        time.sleep(30)
+
+
+def test_timeout_raises_and_process_reaped(target, prompts):
+    worker = DraftWorker(Sleeper(), timeout=1.0)
+    with pytest.raises(TimeoutError), torch.inference_mode():
+        asynchronous(ModelVerifier(target), worker, prompts[0], max_new_tokens=8)
+    assert not worker.process.is_alive()
+
+
+def test_cores_pinning_accepted(target, drafter_model, prompts, references):
+    with DraftWorker(drafter_model, core=0) as worker, torch.inference_mode():
+        trace = asynchronous(ModelVerifier(target), worker, prompts[0], max_new_tokens=24)
+    assert trace.tokens == references[0][:24]
