@@ -72,7 +72,8 @@ def license_is_permissive(texts: list[str]) -> bool:
 
 def _license_texts(dist: md.Distribution) -> list[str]:
     meta = dist.metadata
-    texts = [meta.get("License-Expression") or "", (meta.get("License") or "").split("\n", 1)[0][:200]]
+    texts = list(meta.get_all("License-Expression") or [])
+    texts += [lic.split("\n", 1)[0][:200] for lic in meta.get_all("License") or []]
     texts += [c for c in (meta.get_all("Classifier") or []) if c.startswith("License ::")]
     return texts
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from decoding.training.cards import write_card
 from decoding.training.configs import ARCHITECTURES, build_model, count_parameters
@@ -84,7 +85,7 @@ def run_pipeline(
     streams = {name: load_stream(run_dir / "tokens" / f"{name}.npy") for name in shards}
     results_path = run_dir / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    models = {}
+    models: dict[str, Any] = {}
     for phase in phases:
         cfg = replace(
             base, lr=phase.lr, data_seed=seed * 1000 + phase.seed, budget_s=budget_minutes * 60 * phase.budget_share
