@@ -39,11 +39,18 @@ def in_github_actions() -> bool:
 
 
 def _rel(path: str) -> str:
-    if os.path.isabs(path):
-        try:
+    """The path as GitHub names it: relative to GITHUB_WORKSPACE (the checkout) when that is set,
+    so a run from a subfolder still points at the right file; else relative to the cwd."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    try:
+        if workspace:
+            rel = os.path.relpath(os.path.abspath(path), workspace)
+            if not rel.startswith(".."):
+                path = rel
+        elif os.path.isabs(path):
             path = os.path.relpath(path)
-        except ValueError:
-            pass
+    except ValueError:  # another drive on Windows
+        pass
     return path.replace(os.sep, "/")
 
 

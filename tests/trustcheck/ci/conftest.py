@@ -33,7 +33,8 @@ class GitRepo:
 @pytest.fixture
 def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in ("GITHUB_ACTIONS", "GITHUB_BASE_REF", "GITHUB_SHA", "GITHUB_REPOSITORY", "GITHUB_SERVER_URL",
-                "GITHUB_STEP_SUMMARY", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "GIT_DIR", "GIT_WORK_TREE"):
+                "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "GIT_DIR",
+                "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")

@@ -2,9 +2,16 @@ from __future__ import annotations
 
 import types
 
+import pytest
+
 from trustcheck.findings import Confidence, Finding, Severity
 from trustcheck.reporters.github import annotation, report_github
 from trustcheck.reporters.markdown import report_markdown
+
+
+@pytest.fixture(autouse=True)
+def _no_workspace(monkeypatch):
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
 
 
 def result(*findings: Finding, errors=()):
@@ -43,3 +50,12 @@ def test_github_annotation_escapes():
     err = types.SimpleNamespace(path="bad,file.py", message="unreadable: 100%")
     assert report_github(result(errors=[err])) == (
         "::error file=bad%2Cfile.py,title=trustcheck could not scan::unreadable: 100%25\n")
+
+
+def test_paths_are_relative_to_the_github_workspace(monkeypatch, tmp_path):
+    (tmp_path / "src").mkdir()
+    monkeypatch.chdir(tmp_path / "src")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    moved = F.__class__(**{**F.__dict__, "path": "app.py"})
+    assert annotation(moved).startswith("::error file=src/app.py,line=12")
+    assert "`src/app.py:12`" in report_markdown(result(moved))
