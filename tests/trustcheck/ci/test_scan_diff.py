@@ -39,3 +39,19 @@ def test_cli_scan_diff_and_baseline(repo, capsys):
     assert main(["scan", "--diff", "HEAD", "--format", "json"]) == 1
     paths = {f["path"] for f in json.loads(capsys.readouterr().out)["findings"]}
     assert paths == {"new.py"}
+
+
+def test_full_scan_with_baseline_survives_shifted_lines_but_not_a_copy(repo, capsys):
+    import json
+
+    from trustcheck.cli import main
+
+    repo.commit_files({"old.py": CODE, "pyproject.toml": '[tool.trustcheck]\nfail-on = "medium"\n'})
+    assert main(["baseline", "create"]) == 0
+    repo.write("old.py", '"""Module docstring."""\nimport os\n\n' + CODE)  # everything moves down 3 lines
+    assert main(["scan", "--baseline", ".trustcheck-baseline.json", "--format", "json"]) == 0
+    capsys.readouterr()
+    repo.write("old.py", CODE + "    exec(base64.b64decode(blob))\n")  # a second identical finding
+    assert main(["scan", "--baseline", ".trustcheck-baseline.json", "--format", "json"]) == 1
+    lines = {f["line"] for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert lines == {6}
