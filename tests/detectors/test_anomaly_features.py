@@ -75,4 +75,17 @@ def test_deep_nesting_does_not_crash():
 
 
 def test_unsupported_language_has_no_units():
-    assert extract_units(b"function f() {}", "javascript") == []
+    assert extract_units(b"package main\nfunc f() {}\n", "go") == []
+
+
+def test_javascript_units_imports_and_capabilities():
+    code = (
+        'const cp = require("child_process");\nimport { a as b } from "mod";\n'
+        "class K { m() { try { cp.exec(`ls`) } catch (e) {} } }\n"
+        'const f = () => { const k = process.env.KEY; eval(atob("aGVsbG8=")); return new Function("a"); };\n'
+    )
+    units = {u.name: u for u in extract_units(code.encode(), "javascript")}
+    assert {"K.m", "f"} <= set(units)
+    assert units["K.m"].calls == ["child_process.exec"] and units["K.m"].capabilities == {"process": 1}
+    assert units["f"].capabilities == {"env": 1, "dynamic": 2, "encoding": 1}
+    assert extract_units(code.encode(), "typescript")

@@ -45,8 +45,9 @@ def fit(
     model: Annotated[ModelKind, typer.Option(help="Outlier model")] = ModelKind.isolation_forest,
     out: Annotated[Path | None, typer.Option(help="Where to save the baseline [default: <repo>/.trustcheck/anomaly]")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Glob of files to leave out (repeatable)")] = None,
+    language: Annotated[str, typer.Option(help="Language to learn: python, javascript, typescript, tsx")] = "python",
 ) -> None:
-    """Fit the anomaly baseline on a repository's own Python functions (saved as .npz + JSON)."""
+    """Fit the anomaly baseline on a repository's own functions (saved as .npz + JSON)."""
     from detectors.anomaly.fit import fit_baseline
     from detectors.anomaly.model import fit_model
 
@@ -54,7 +55,8 @@ def fit(
         raise TrustcheckError(f"{path}: no such file or folder", hint="pass the repository to learn from")
     started = time.perf_counter()
     root = repo_root(path)
-    baseline = fit_baseline(path, model=model.value, exclude=tuple(exclude or ()), relative_to=root)
+    baseline = fit_baseline(path, model=model.value, language=language, exclude=tuple(exclude or ()),
+                            relative_to=root)
     fit_model(baseline.matrix, model.value, baseline.settings["feature_names"])  # fails here, not at scan time
     directory = out or root / BASELINE_DIR
     baseline.settings["fit_seconds"] = round(time.perf_counter() - started, 3)
