@@ -22,6 +22,7 @@ from detectors.anomaly.capabilities import ACTIONS, HIDE_OR_COLLECT
 from detectors.anomaly.explain import BaselineStats, Pull, top_pulls
 from detectors.anomaly.features import SCHEMA_VERSION, Unit, extract_units
 from detectors.anomaly.model import Baseline, fit_model
+from detectors.anomaly.syntax import SYNTAX
 from detectors.anomaly.vocabulary import Vocabulary
 from trustcheck.findings import Confidence, Finding, Severity
 from trustcheck.sources import Source
@@ -51,7 +52,8 @@ class AnomalyDetector:
 
     def score_units(self, source: Source) -> list[tuple[Unit, float, float]]:
         """(unit, raw score, baseline percentile) for every unit of the source, in file order."""
-        if source.language != self.language:
+        syntax, own = SYNTAX.get(source.language), SYNTAX[self.language]
+        if syntax is None or syntax.node_types != own.node_types:  # a JS baseline also scores TS
             return []
         units = extract_units(source.content, source.language)
         if not units:
