@@ -40,9 +40,11 @@ def test_baseline_hides_exactly_what_it_holds(base, moves, copies):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(base=st.lists(filler, min_size=1, max_size=20), positions=st.lists(st.integers(0, 30), max_size=5))
 def test_added_lines_are_exactly_the_inserted_ones(repo, base, positions):
-    repo.commit_files({"a.py": "\n".join(base) + "\n"})
+    target = repo.root / "a.py"  # written as is (the harness's write() dedents)
+    target.write_text("\n".join(base) + "\n")
+    repo.commit_files({})
     head = insert(base, [(p, f"inserted_{i} = {i}") for i, p in enumerate(positions)])
-    repo.write("a.py", "\n".join(head) + "\n")
+    target.write_text("\n".join(head) + "\n")
     expected = {n for n, line in enumerate(head, 1) if line.startswith("inserted_")}
     changes = Repo.discover(".").changes("HEAD")
     assert (changes[0].added_lines if changes else set()) == expected
