@@ -69,7 +69,9 @@ class Repo:
     # -- refs -------------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
         """The commit id `ref` names; a TrustcheckError with a fetch hint when the clone lacks it."""
-        proc = _run(self.root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+        if ref.startswith("-"):  # would be read as an option (and --end-of-options needs git >= 2.24)
+            raise TrustcheckError(f"{ref!r} is not a git ref", hint="name a branch, tag or commit")
+        proc = _run(self.root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
         if proc.returncode == 0:
             return proc.stdout.decode().strip()
         hint = _FETCH_HINT if self.is_shallow() else (
