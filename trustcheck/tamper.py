@@ -67,7 +67,12 @@ def _export(repo: Repo, at: str, paths: list[str], into: Path) -> None:
         return
     archive = repo.git("archive", "--format=tar", at, "--", *present, what=f"export {', '.join(present)} at {at[:12]}")
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+            tar.extractall(into, filter="data")
+        else:  # git archive of our own commit: no absolute or .. members, but check anyway
+            members = [m for m in tar.getmembers() if (m.isfile() or m.isdir()) and not (
+                m.name.startswith("/") or ".." in m.name.split("/"))]
+            tar.extractall(into, members=members)
 
 
 def config_weakening(repo: Repo, base: Any, head: Any, head_ref: str, display: Any = str) -> list[Finding]:
