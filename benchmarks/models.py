@@ -36,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from decoding.loading import BUNDLED_DIR, load_model
+from decoding.loading import BUNDLED_DIR, bundled_names, load_model
 from decoding.training.heldout import held_out_texts
 from decoding.training.tokens import encode_shard
 from decoding.training.trainer import evaluate
@@ -134,7 +134,8 @@ def main() -> None:
     texts = held_out_texts(run_corpus=args.run_dir / "corpus")
     print(f"held-out eval shard: {len(texts)} files")
 
-    models = {n: load_model(f"bundled:{n}") for n in ("target", "drafter", "validator-a", "validator-b")}
+    names = [n for n in ("target", "drafter", "validator-a", "validator-b") if n in bundled_names()]
+    models = {n: load_model(f"bundled:{n}") for n in names}
     tokenizer = models["target"].tokenizer
     stream = encode_shard(texts, tokenizer)
     ppl = {}
@@ -174,7 +175,10 @@ def main() -> None:
         f"({time.perf_counter() - t:.0f}s)"
     )
     print(json.dumps({"ppl": ppl, "drafter_ppl_before_distill": before}))
-    print(f"validator_a_ppl={ppl['validator-a']:.3f} validator_b_ppl={ppl['validator-b']:.3f}")
+    print(
+        f"validator_a_ppl={ppl.get('validator-a', float('nan')):.3f} "
+        f"validator_b_ppl={ppl.get('validator-b', float('nan')):.3f}"
+    )
     print(
         f"target_ppl={ppl['target']:.3f} drafter_ppl={ppl['drafter']:.3f} drafter_ppl_before_distill={before} "
         f"acceptance_k{args.k}={acceptance:.3f} parse_ok={ok / max(1, len(prefixes)):.2f} bundled_mb={bundled_mb():.1f}"
