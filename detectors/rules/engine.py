@@ -42,6 +42,7 @@ class _Group:
     lead_capture: tuple[str | None, ...]  # query-text index -> capture of the shared callee check
     lead_names: tuple[re.Pattern[str] | None, ...]  # per rule: callee names it requires (prefilter)
     requires: re.Pattern[bytes] | None = None
+    anchor: re.Pattern[bytes] | None = None
     candidates: dict[tuple[int, str | None], tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
     def rules_for(self, text: int, name: str | None) -> tuple[int, ...]:
@@ -91,18 +92,18 @@ def _build_groups(language: str, rules: list[Rule]) -> list[_Group]:
     chosen = [r for r in rules if applicable.intersection(r.languages)]
     if language not in ("python",) and any(language not in r.languages for r in chosen):
         chosen = [r for r in chosen if language in r.languages or _compiles(language, r.query)]
-    by_requires: dict[str | None, list[Rule]] = {}
+    by_gate: dict[tuple[str | None, str | None], list[Rule]] = {}
     for rule in chosen:
-        by_requires.setdefault(rule.requires, []).append(rule)
+        by_gate.setdefault((rule.requires, rule.anchor), []).append(rule)
     groups = []
-    for requires, members in by_requires.items():
+    for gate, members in by_gate.items():
         texts = list(dict.fromkeys(_normalise(r.query) for r in members))
         if _combined(language, tuple(texts)) is not None:
-            groups.append(_make_group(language, members, requires))
+            groups.append(_make_group(language, members, gate))
             continue
         for rule in members:  # one rule spoils the batch: compile the rest one by one
             if _compiles(language, rule.query):
-                groups.append(_make_group(language, [rule], requires))
+                groups.append(_make_group(language, [rule], gate))
     return groups
 
 
@@ -136,7 +137,7 @@ def _required_callee(helpers: list) -> tuple[str, tuple[str, ...]] | None:  # ty
     return None
 
 
-def _make_group(language: str, members: list[Rule], requires: str | None) -> _Group:
+def _make_group(language: str, members: list[Rule], gate: tuple[str | None, str | None]) -> _Group:
     from detectors.rules.helpers import name_regex
 
     texts = list(dict.fromkeys(_normalise(r.query) for r in members))
@@ -160,10 +161,11 @@ def _make_group(language: str, members: list[Rule], requires: str | None) -> _Gr
         if lead is not None and lead_capture[text_index[_normalise(rule.query)]] == lead[0]:
             lead_names[i] = name_regex(lead[1])  # a prefilter: the full helper list still runs
         predicates.append(tuple(compiled))
-    gate = re.compile(requires.encode()) if requires else None
+    requires, anchor = gate
     return _Group(
         query, tuple(members), tuple(predicates), pattern_text, tuple(tuple(x) for x in text_rules),
-        tuple(lead_capture), tuple(lead_names), gate,
+        tuple(lead_capture), tuple(lead_names),
+        re.compile(requires.encode()) if requires else None, re.compile(anchor.encode()) if anchor else None,
     )
 
 
@@ -205,7 +207,7 @@ class RuleDetector:
         for group in groups:
             if group.requires is not None and not group.requires.search(content):
                 continue
-            for pattern, caps in tree_sitter.QueryCursor(group.query).matches(tree.root_node):
+            for pattern, caps in _matches(group, tree.root_node, content):
                 match = caps.get("match")
                 if not match:
                     continue
@@ -231,6 +233,30 @@ class RuleDetector:
                     findings.append(_finding(rule, source.path, node, lines))
         findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
         return findings
+
+
+MAX_ANCHOR_SPOTS = 64
+
+
+def _matches(group: _Group, root: Node, content: bytes) -> Iterable[tuple[int, dict[str, list[Node]]]]:
+    """The group's query matches: over the whole tree, or, for an anchored group, only around the
+    spots where its anchor regex matches (one small cursor run per spot; none if no spot)."""
+    if group.anchor is None:
+        return tree_sitter.QueryCursor(group.query).matches(root)
+    spots: list[list[int]] = []
+    for found in group.anchor.finditer(content):
+        if spots and found.start() <= spots[-1][1]:
+            spots[-1][1] = max(spots[-1][1], found.end())
+        else:
+            spots.append([found.start(), found.end()])
+        if len(spots) > MAX_ANCHOR_SPOTS:
+            return tree_sitter.QueryCursor(group.query).matches(root)
+    out: list[tuple[int, dict[str, list[Node]]]] = []
+    cursor = tree_sitter.QueryCursor(group.query)
+    for start, end in spots:
+        cursor.set_byte_range(start, end)
+        out.extend(cursor.matches(root))
+    return out
 
 
 def _finding(rule: Rule, path: str, node: Node, lines: list[bytes]) -> Finding:

@@ -23,7 +23,7 @@ from trustcheck.findings import Confidence, Severity
 _ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 _CWE = re.compile(r"^CWE-\d+$")
 _REQUIRED = ("id", "languages", "severity", "confidence", "cwe", "message", "query", "docs", "examples")
-_OPTIONAL = ("where", "requires", "tags")
+_OPTIONAL = ("where", "requires", "anchor", "tags")
 _DOC_KEYS = ("what", "why", "use_instead", "references")
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # same safe subset, in C when libyaml is there
 
@@ -41,6 +41,7 @@ class Rule:
     query: str
     where: tuple[Any, ...] = ()
     requires: str | None = None  # regex on the file's bytes: the rule runs only where it matches
+    anchor: str | None = None  # regex on the file's bytes that every @match node overlaps
     docs: dict[str, Any] = dataclasses.field(default_factory=dict)
     examples: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     tags: tuple[str, ...] = ()
@@ -150,12 +151,13 @@ def rule_from_dict(data: Any, where: str = "<rule>", *, compile_queries: bool = 
     where_list = data.get("where") or []
     if not isinstance(where_list, list):
         raise _fail(where, "where", "must be a list of helpers")
-    requires = data.get("requires")
-    if requires is not None:
-        try:
-            re.compile(str(requires).encode())
-        except re.error as exc:
-            raise _fail(where, "requires", f"bad regex: {exc}") from None
+    for gate in ("requires", "anchor"):
+        if data.get(gate) is not None:
+            try:
+                re.compile(str(data[gate]).encode())
+            except re.error as exc:
+                raise _fail(where, gate, f"bad regex: {exc}") from None
+    requires, anchor = data.get("requires"), data.get("anchor")
     rule = Rule(
         id=rule_id,
         languages=tuple(languages),
@@ -166,6 +168,7 @@ def rule_from_dict(data: Any, where: str = "<rule>", *, compile_queries: bool = 
         query=data["query"],
         where=tuple(where_list),
         requires=None if requires is None else str(requires),
+        anchor=None if anchor is None else str(anchor),
         docs=docs,
         examples={k: tuple(examples[k]) for k in ("match", "no_match")},
         tags=tuple(data.get("tags") or ()),
