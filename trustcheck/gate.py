@@ -186,6 +186,9 @@ def _tampering(repo: Repo, config: Any, head: str, changes: list[FileChange], op
             found += tamper.config_weakening(repo, config, head_config, head, display)
     if options.baseline and options.baseline in touched:
         found.append(tamper.baseline_edited(display(options.baseline)))
+    model = sorted(p for p in touched if p.startswith(tamper.ANOMALY_DIR + "/"))
+    if model:
+        found.append(tamper.baseline_edited(display(model[0]), anomaly=True))
     return found
 
 

@@ -148,11 +148,12 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def baseline_edited(path: str, display: Any = str) -> Finding:
+def baseline_edited(path: str, display: Any = str, *, anomaly: bool = False) -> Finding:
+    what = "the fitted anomaly model" if anomaly else "the findings baseline"
     return Finding(
         rule_id=BASELINE_EDITED, detector="ci", severity=Severity.LOW, confidence=Confidence.HIGH,
-        message=("This change edits the findings baseline. The gate used the base branch's baseline, so "
-                 "findings the change adds to it are still reported; the edit takes effect once merged."),
+        message=(f"This change edits {what}. The gate used the base branch's copy, so what the change adds "
+                 "is still judged against it; the edit takes effect once merged."),
         path=display(path), line=1,
     ).with_fingerprint()
 

@@ -53,3 +53,12 @@ def test_fitted_baseline_comes_from_the_base_ref(repo):
     config = load_config_at(Repo.discover("."), base)
     saved = Path(config.root) / ".trustcheck" / "anomaly" / "baseline.json"
     assert json.loads(saved.read_text()) == {"from": "base"}
+
+
+def test_editing_the_fitted_model_is_reported(repo, capsys):
+    repo.commit_files({".trustcheck/anomaly/baseline.json": '{"from": "base"}\n', "a.py": "x = 1\n"})
+    repo.git("checkout", "-qb", "pr")
+    repo.commit_files({".trustcheck/anomaly/baseline.json": '{"from": "pr"}\n'})
+    main(["ci", "--base", "main", "--format", "json", "--no-baseline"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [(f["rule_id"], f["path"]) for f in findings] == [("ci-baseline-edited", ".trustcheck/anomaly/baseline.json")]
