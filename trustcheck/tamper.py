@@ -169,16 +169,17 @@ def new_suppressions(head: bytes, base: bytes | None, change: FileChange) -> lis
 
     head_lines = head.split(b"\n")
     available = Counter(_line_key(base.split(b"\n"), s.line) for s in parse_suppressions(base)) if base else Counter()
+    # Comments on untouched lines account for their base copies first, so a pasted duplicate of an
+    # existing suppressed line counts as new.
+    ordered = sorted(parse_suppressions(head), key=lambda s: (change.touches(s.line), s.line))
     fresh = []
-    for s in parse_suppressions(head):
-        if not change.touches(s.line):
-            continue
+    for s in ordered:
         key = _line_key(head_lines, s.line)
         if available[key] > 0:
             available[key] -= 1
-        else:
+        elif change.touches(s.line):
             fresh.append(s)
-    return fresh
+    return sorted(fresh, key=lambda s: (s.line, s.column))
 
 
 def suppression_finding(path: str, suppression: Any) -> Finding:

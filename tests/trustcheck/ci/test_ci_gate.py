@@ -142,3 +142,15 @@ def test_every_format_renders(pr, capsys, fmt):
     pr.commit_files({"app.py": BACKDOOR})
     assert main(["ci", "--base", "main", "--format", fmt]) == 1
     assert "app.py" in capsys.readouterr().out
+
+
+def test_pasted_copy_of_an_existing_suppressed_line_is_new(repo, capsys):
+    suppressed = BACKDOOR.replace("exec(base64.b64decode(blob))", "exec(base64.b64decode(blob))  # trustcheck: ignore[py-*]")
+    repo.commit_files({"pyproject.toml": BASE_CONFIG, "app.py": suppressed})
+    repo.git("checkout", "-qb", "pr")
+    pasted = suppressed + "\n\ndef later(blob):\n    import base64\n    exec(base64.b64decode(blob))  # trustcheck: ignore[py-*]\n"
+    repo.commit_files({"app.py": pasted})
+    code, findings = gate(capsys)
+    last = len(pasted.splitlines())
+    assert code == 1 and "ci-new-suppression" in at(findings, "app.py", last)
+    assert not at(findings, "app.py", BACKDOOR_LINE)  # the old, reviewed suppression still holds
