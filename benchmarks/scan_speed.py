@@ -10,8 +10,9 @@ what each tool costs independently of what else is running. Then cold single-fil
 `trustcheck scan FILE` vs `bandit FILE`, each a fresh process, median of N.
 
 semgrep cannot fetch its registry offline, so it runs benchmarks/semgrep-rules/ (bandit-like
-rules written for this benchmark) plus guarddog's Python semgrep rules from ../shared/corpora
-when that folder exists.
+rules written for this benchmark); `--guarddog` adds guarddog's Python semgrep rules from
+../shared/corpora (their taint rules make semgrep many times slower: on this 2-core machine
+under load one run did not finish in 16 minutes).
 
 Last line: `speed_vs_bandit=.. speed_vs_semgrep=.. one_file_vs_bandit=..` (ratios of speed from
 median wall times: above 1 means trustcheck is faster; the line before gives the CPU-time ratios).
@@ -76,7 +77,7 @@ def timed(cmd: list[str], ok: tuple[int, ...], cwd: Path) -> tuple[float, float]
     return wall, cpu
 
 
-def commands(corpus: Path, jobs: int, semgrep: bool) -> dict[str, tuple[list[str], tuple[int, ...]]]:
+def commands(corpus: Path, jobs: int, semgrep: bool, guarddog: bool) -> dict[str, tuple[list[str], tuple[int, ...]]]:
     cmds: dict[str, tuple[list[str], tuple[int, ...]]] = {}
     trustcheck = tool("trustcheck")
     if trustcheck is None:
@@ -89,7 +90,7 @@ def commands(corpus: Path, jobs: int, semgrep: bool) -> dict[str, tuple[list[str
     semgrep_bin = tool("semgrep") if semgrep else None
     if semgrep_bin:
         configs = ["--config", str(HERE / "semgrep-rules")]
-        if GUARDDOG_RULES.is_dir():
+        if guarddog and GUARDDOG_RULES.is_dir():
             for rule in sorted(GUARDDOG_RULES.glob("*.yml")):
                 if not rule.name.startswith(("npm-", "go-", "rubygems-")):
                     configs += ["--config", str(rule)]
@@ -104,6 +105,7 @@ def main() -> None:
     parser.add_argument("--one-file-runs", type=int, default=7, help="cold single-file runs per tool (median)")
     parser.add_argument("--jobs", type=int, default=0, help="trustcheck/semgrep workers; 0 = all cores")
     parser.add_argument("--no-semgrep", action="store_true", help="skip semgrep (slow to start)")
+    parser.add_argument("--guarddog", action="store_true", help="add guarddog's Python semgrep rules (much slower)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="trustcheck-bench-") as tmp:
@@ -111,7 +113,7 @@ def main() -> None:
         files, lines = copy_stdlib(corpus)
         print(f"corpus: {files} files, {lines} lines (Python {sys.version.split()[0]} stdlib without test/); "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-        cmds = commands(corpus, args.jobs, not args.no_semgrep)
+        cmds = commands(corpus, args.jobs, not args.no_semgrep, args.guarddog)
         walls: dict[str, list[float]] = {name: [] for name in cmds}
         cpus: dict[str, list[float]] = {name: [] for name in cmds}
         for run in range(args.runs):
