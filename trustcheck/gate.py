@@ -88,12 +88,13 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
     sources = _sources(by_path, contents, config, display)
     change_of = {display(p): c for p, c in by_path.items()}  # finding path -> its change
 
-    refused: dict[str, list[Any]] = {}
-    if options.tamper_proof and not options.allow_new_suppressions:
-        refused = _new_suppressions(repo, base, sources, change_of)
-        extra += [tamper.suppression_finding(path, s) for path, found in refused.items() for s in found]
-    scanned = pipeline.scan_sources(sources, config, obey=lambda path, s: s not in refused.get(path, ()),
+    # In CI the gate applies suppressions itself (tamper.ci_suppress), so the pipeline obeys none.
+    strict = options.tamper_proof and not options.allow_new_suppressions
+    scanned = pipeline.scan_sources(sources, config, obey=(lambda path, s: False) if strict else None,
                                     detectors=_changed_functions_only(config, change_of, sources))
+    if strict:
+        scanned, reports = _suppress_under_ci_rules(repo, base, scanned, sources, change_of)
+        extra += reports
 
     def touched(f: Finding) -> bool:
         return change_of[f.path].touches(f.line, f.end_line)
@@ -115,16 +116,25 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
     return GateRun(result, config, base, head, changes)
 
 
-def _new_suppressions(repo: Repo, base: str, sources: list[Source],
-                      change_of: dict[str, FileChange]) -> dict[str, list[Any]]:
-    """Per source path, the suppression comments (naming rules) that the change itself adds."""
-    base_contents = repo.read(base, sorted({c.old_path for c in change_of.values() if c.old_path}))
-    refused = {}
+def _suppress_under_ci_rules(repo: Repo, base: str, scanned: Any, sources: list[Source],
+                             change_of: dict[str, FileChange]) -> tuple[Any, list[Finding]]:
+    """The scan result with suppressions applied by tamper.ci_suppress, file by file, and the
+    ci-new-suppression reports."""
+    old_paths = sorted({c.old_path for c in change_of.values() if c.old_path})
+    base_contents = repo.read(base, old_paths)
+    by_path: dict[str, list[Finding]] = {}
+    for f in scanned.findings:
+        by_path.setdefault(f.path, []).append(f)
+    judged: list[Finding] = []
+    reports: list[Finding] = []
     for source in sources:
         change = change_of[source.path]
-        fresh = tamper.new_suppressions(source.content, base_contents.get(change.old_path or ""), change)
-        refused[source.path] = [s for s in fresh if s.rule_ids]
-    return refused
+        kept, found = tamper.ci_suppress(source.path, by_path.get(source.path, []), source.content,
+                                         base_contents.get(change.old_path or ""), change)
+        judged += kept
+        reports += found
+    stats = {**scanned.stats, "suppressed": len(scanned.findings) - len(judged)}
+    return dataclasses.replace(scanned, findings=judged, stats=stats), reports
 
 
 def _counts(findings: list[Finding]) -> dict[str, Any]:

@@ -182,6 +182,44 @@ def new_suppressions(head: bytes, base: bytes | None, change: FileChange) -> lis
     return sorted(fresh, key=lambda s: (s.line, s.column))
 
 
+def ci_suppress(path: str, findings: list[Finding], head: bytes, base: bytes | None,
+                change: FileChange) -> tuple[list[Finding], list[Finding]]:
+    """(findings that stand, ci-new-suppression reports) for one file under CI rules:
+
+    - a suppression the change adds (`new_suppressions`) hides nothing and is reported;
+    - an older one hides findings on untouched lines as usual, but a finding on a line the change
+      added or edited only when the base side already had the same comment covering the same code
+      (so re-indented or moved code keeps its suppression, while new code slipped in under an
+      existing comment, on its line or the line after it, does not)."""
+    from trustcheck.suppressions import parse_suppressions
+
+    fresh = [s for s in new_suppressions(head, base, change) if s.rule_ids]
+    reports = [suppression_finding(path, s) for s in fresh]
+    suppressions = [s for s in parse_suppressions(head) if s.rule_ids and s not in fresh]
+    if not suppressions:
+        return findings, reports
+    head_lines = head.split(b"\n")
+    reviewed = _covered_pairs(base) if base else set()
+    kept = []
+    for f in findings:
+        covering = [s for s in suppressions if s.covers(f)]
+        if covering and (not change.touches(f.line) or any(
+                (_line_key(head_lines, s.line), f.line - s.line, _line_key(head_lines, f.line)) in reviewed
+                for s in covering)):
+            continue
+        kept.append(f)
+    return kept, reports
+
+
+def _covered_pairs(content: bytes) -> set[tuple[bytes, int, bytes]]:
+    """(comment line, offset, covered line) for every suppression in a file, lines normalised."""
+    from trustcheck.suppressions import parse_suppressions
+
+    lines = content.split(b"\n")
+    return {(_line_key(lines, s.line), offset, _line_key(lines, s.line + offset))
+            for s in parse_suppressions(content) if s.rule_ids for offset in (0, 1)}
+
+
 def suppression_finding(path: str, suppression: Any) -> Finding:
     ids = ", ".join(suppression.rule_ids) or "no rule"
     return Finding(

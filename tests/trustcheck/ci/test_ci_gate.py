@@ -154,3 +154,19 @@ def test_pasted_copy_of_an_existing_suppressed_line_is_new(repo, capsys):
     last = len(pasted.splitlines())
     assert code == 1 and "ci-new-suppression" in at(findings, "app.py", last)
     assert not at(findings, "app.py", BACKDOOR_LINE)  # the old, reviewed suppression still holds
+
+
+@pytest.mark.parametrize("old_comment", [
+    "    # trustcheck: ignore[py-*]\n    exec(reviewed_code)\n",  # a standalone comment covers the next line
+    "    exec(reviewed_code)  # trustcheck: ignore[py-*]\n",  # an inline comment also covers the next line
+])
+def test_new_code_slipped_under_an_existing_suppression_is_reported(repo, capsys, old_comment):
+    before = "def run(reviewed_code, blob):\n    import base64\n" + old_comment + "    return 1\n"
+    repo.commit_files({"pyproject.toml": BASE_CONFIG, "app.py": before})
+    repo.git("checkout", "-qb", "pr")
+    anchor = old_comment.splitlines()[-1 if old_comment.startswith("    exec") else 0] + "\n"
+    after = before.replace(anchor, anchor + "    exec(base64.b64decode(blob))\n", 1)
+    repo.commit_files({"app.py": after})
+    line = after.splitlines().index("    exec(base64.b64decode(blob))") + 1
+    code, findings = gate(capsys)
+    assert code == 1 and [r for r in at(findings, "app.py", line) if r.startswith("py-")]
