@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from detectors.anomaly.features import Unit, entropy, extract_units, feature_names
-from detectors.anomaly.syntax import PYTHON
+from detectors.anomaly.syntax import PYTHON, SYNTAX
 
 NAMES = feature_names(PYTHON)
 
@@ -89,3 +94,13 @@ def test_javascript_units_imports_and_capabilities():
     assert units["K.m"].calls == ["child_process.exec"] and units["K.m"].capabilities == {"process": 1}
     assert units["f"].capabilities == {"env": 1, "dynamic": 2, "encoding": 1}
     assert extract_units(code.encode(), "typescript")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("def f():\n  ()[]{}'\"#:=x0123.+eval(\\) \t")), max_size=300))
+def test_any_input_gives_units_with_full_vectors(code: str):
+    for language in ("python", "javascript"):
+        for unit in extract_units(code.encode(), language):
+            assert 1 <= unit.start_line <= unit.end_line
+            assert len(unit.vector) == len(feature_names(SYNTAX[language]))
+            assert all(math.isfinite(v) for v in unit.vector)
