@@ -3,8 +3,9 @@
 - `load_config_at` reads [tool.trustcheck] (and the rule folders and anomaly baseline it relies
   on) from a commit, so edits the pull request makes to them have no effect on its own verdict.
 - `config_weakening` reports those edits when they would weaken the gate (`ci-config-weakened`).
-- `apply_suppressions` obeys only suppression comments that already existed on the base side;
-  comments the change adds are reported (`ci-new-suppression`) and the findings they hide stay.
+- `ci_suppress` obeys only suppression comments that already existed on the base side, and on
+  lines the change adds only where the base had the same comment over the same code; comments the
+  change adds are reported (`ci-new-suppression`) and the findings they would hide stay.
 """
 
 from __future__ import annotations
