@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.anomaly.capabilities import ACTIONS, HIDE_OR_COLLECT
-from detectors.anomaly.explain import BaselineStats, Pull, top_pulls
+from detectors.anomaly.explain import BaselineStats, top_pulls
 from detectors.anomaly.features import SCHEMA_VERSION, Unit, extract_units
 from detectors.anomaly.model import Baseline, fit_model
 from detectors.anomaly.syntax import SYNTAX
@@ -116,6 +116,3 @@ class AnomalyDetector:
             },
         )
 
-
-def describe_pulls(pulls: list[Pull]) -> str:
-    return "; ".join(p.describe() for p in pulls)

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ RANDOM_STATE = 0
 MAX_ROWS = 20000  # baseline rows kept (deterministic subsample beyond this)
 OCSVM_MAX_ROWS = 5000  # the SVM is quadratic in rows: fit on a deterministic subsample
 STATE_FILE = "baseline.json"
+_REQUIRED = ("schema_version", "language", "model", "threshold_percentile", "feature_names", "fitted_on",
+             "matrix_sha256")
 MATRIX_FILE = "features.npz"
 
 
@@ -205,9 +208,14 @@ class Baseline:
             settings = json.loads(state.read_text())
             with np.load(npz, allow_pickle=False) as data:
                 matrix = np.asarray(data["features"], dtype=np.float32)
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise TrustcheckError(f"corrupt anomaly baseline in {directory}: {exc}",
                                   hint="re-create it with `trustcheck anomaly fit`") from exc
+        missing = [k for k in _REQUIRED if k not in settings] if isinstance(settings, dict) else list(_REQUIRED)
+        if missing or settings["model"] not in MODEL_KINDS:
+            raise TrustcheckError(f"corrupt anomaly baseline in {directory}: {STATE_FILE} lacks "
+                                  f"{', '.join(missing) or 'a known model'}",
+                                  hint="re-create it with `trustcheck anomaly fit`")
         if settings.get("schema_version") != schema_version:
             raise TrustcheckError(
                 f"anomaly baseline in {directory} uses feature schema {settings.get('schema_version')}, "

@@ -133,6 +133,13 @@ def test_missing_corrupt_and_schema_mismatch(repo: Path, tmp_path: Path):
     (tmp_path / "ok" / "features.npz").write_bytes(b"not a zip")
     with pytest.raises(TrustcheckError, match="corrupt"):
         AnomalyDetector.from_dir(tmp_path / "ok")
+    (tmp_path / "ok" / "features.npz").write_bytes(b"PK\x03\x04truncated")
+    with pytest.raises(TrustcheckError, match="corrupt"):
+        AnomalyDetector.from_dir(tmp_path / "ok")
+    baseline.save(tmp_path / "partial")
+    (tmp_path / "partial" / "baseline.json").write_text('{"schema_version": 1}')
+    with pytest.raises(TrustcheckError, match="lacks"):
+        AnomalyDetector.from_dir(tmp_path / "partial")
     baseline.settings["schema_version"] = 999
     baseline.save(tmp_path / "old")
     with pytest.raises(TrustcheckError, match="feature schema 999"):
