@@ -99,3 +99,15 @@ def test_identical_copy_inserted_above_a_baselined_finding_is_reported(baselined
     code = main(["ci", "--base", "main", "--format", "json"])
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert code == 1 and {f["line"] for f in findings} == {5}
+
+
+def test_baseline_follows_a_renamed_file(baselined, capsys):
+    baselined.git("mv", "legacy.py", "old_code.py")
+    touched = LEGACY.replace(EXEC, EXEC.replace("\n", "   \n"))  # git sees the finding's line as edited
+    target = baselined.root / "old_code.py"
+    target.write_text(touched)
+    baselined.commit_files({})
+    code = main(["ci", "--base", "main", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert (code, report["findings"]) == (0, [])
+    assert report["stats"]["baselined"] >= 1
