@@ -108,7 +108,8 @@ def run_gate(options: GateOptions, start: str | os.PathLike[str] = ".") -> GateR
         repo_path = {display(p): p for p in by_path}
         kept, old = _split_baseline(baseline, kept, str(options.baseline), by_path, contents, repo_path, touched)
         baselined = sum(1 for f in old if touched(f))
-    findings = sorted([f for f in kept if touched(f)] + extra, key=lambda f: (f.path, f.line, f.column, f.rule_id))
+    findings = sorted([f for f in kept if touched(f)] + _fingerprinted(extra),
+                      key=lambda f: (f.path, f.line, f.column, f.rule_id))
     stats = {**scanned.stats, **_counts(findings), "changed_files": len(changes), "scanned_files": len(sources),
              "findings_on_changed_lines": on_changed, "baselined": baselined, "base": base[:12],
              "head": head if head in (INDEX, WORKTREE) else head[:12]}
@@ -135,6 +136,18 @@ def _suppress_under_ci_rules(repo: Repo, base: str, scanned: Any, sources: list[
         reports += found
     stats = {**scanned.stats, "suppressed": len(scanned.findings) - len(judged)}
     return dataclasses.replace(scanned, findings=judged, stats=stats), reports
+
+
+def _fingerprinted(findings: list[Finding]) -> list[Finding]:
+    """The gate's own findings with fingerprints distinct among identical ones in a file (the
+    index among them, in line order), as the pipeline does for detector findings."""
+    seen: Counter[tuple[str, str, str]] = Counter()
+    out = []
+    for f in sorted(findings, key=lambda f: (f.path, f.line, f.column, f.rule_id)):
+        key = (f.rule_id, f.path, " ".join(f.snippet.split()))
+        out.append(f.with_fingerprint(seen[key]))
+        seen[key] += 1
+    return out
 
 
 def _counts(findings: list[Finding]) -> dict[str, Any]:
