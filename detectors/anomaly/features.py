@@ -20,10 +20,18 @@ from collections import Counter
 
 from tree_sitter import Node, TreeCursor
 
-from detectors.anomaly.capabilities import CATEGORIES, STRING_PATTERNS, call_category, module_category, read_category
+from detectors.anomaly.capabilities import (
+    ACTIONS,
+    CATEGORIES,
+    HIDE_OR_COLLECT,
+    STRING_PATTERNS,
+    call_category,
+    module_category,
+    read_category,
+)
 from detectors.anomaly.syntax import SYNTAX, UnitSyntax
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 CALL_BUCKETS = 24  # call names (last dotted component) hashed into this many buckets
 MODULE_BUCKETS = 16  # referenced module roots hashed into this many buckets
 
@@ -116,7 +124,7 @@ def feature_names(syntax: UnitSyntax) -> list[str]:
         "string.encoded_blob", "string.non_ascii", *(f"string.{k}" for k in STRING_PATTERNS),
         "number.large_hex", "number.big_int", "number.byte_array",
         "ident.mean_len", "ident.short_share", "ident.obfuscated", "ident.dunder", "flow.swallowed_exceptions",
-        *(f"cap.{c}" for c in CATEGORIES), "cap.distinct",
+        *(f"cap.{c}" for c in CATEGORIES), "cap.distinct", "cap.dangerous_distinct",
         "doc.docstring", "doc.comment_share",
     ]
 
@@ -321,6 +329,7 @@ def _finish(acc: _Acc, syntax: UnitSyntax, imports: dict[str, str]) -> Unit:
         sum(1 for n in idents if n <= 2) / len(idents) if idents else 0.0,
         math.log1p(acc.obfuscated_idents), math.log1p(acc.dunder_idents), math.log1p(acc.swallowed),
         *(math.log1p(caps[c]) for c in CATEGORIES), float(len(unit.capabilities)),
+        float(len(unit.capabilities.keys() & (ACTIONS | HIDE_OR_COLLECT))),
         float(acc.docstring), acc.types.get("comment", 0) / lines,
     ]
     return unit
