@@ -73,6 +73,15 @@ def _scope_of(node: Node) -> int | None:
     return None
 
 
+def _block_contains(rhs: Node, use: Node) -> bool:
+    """Whether the statement block holding the assignment of `rhs` also holds `use`."""
+    statement = rhs.parent.parent if rhs.parent is not None else None  # assignment -> expression_statement
+    block = statement.parent if statement is not None else None
+    if block is None or block.type == "module":
+        return True
+    return block.start_byte <= use.start_byte < block.end_byte
+
+
 class PythonFile:
     """Name and value resolution over one parsed Python file."""
 
@@ -120,11 +129,15 @@ class PythonFile:
             return None
         scope = _scope_of(ident)
         best = None
+        seen = 0
         for start, rhs, cand_scope in candidates:
             if start >= ident.start_byte:
                 continue
             if cand_scope == scope or (cand_scope is None and best is None):
                 best = rhs
+                seen += 1
+        if best is not None and seen > 1 and not _block_contains(best, ident):
+            return None  # e.g. reassigned inside an `if` the use is not in: the value depends on the path
         if best is None and scope is not None:  # module-level assignment after the function body
             best = next((rhs for _, rhs, s in reversed(candidates) if s is None), None)
         if best is not None and best.start_byte <= ident.start_byte < best.end_byte:

@@ -147,3 +147,18 @@ def test_rule_is_frozen() -> None:
     rule = shipped_rules()["py-eval-dynamic-code"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         rule.id = "x"  # type: ignore[misc]
+
+
+def test_anchor_limits_the_query_to_matching_spots() -> None:
+    rule = rule_from_dict(
+        {
+            "id": "py-test-anchor", "languages": ["python"], "severity": "low", "confidence": "low", "cwe": "CWE-1",
+            "message": "test rule message long enough to read", "query": "(string) @match", "anchor": "needle",
+            "docs": {"what": "w", "why": "w", "use_instead": "w", "references": ["r"]},
+            "examples": {"match": ["x"], "no_match": ["y"]},
+        }
+    )
+    detector = RuleDetector([rule])
+    code = b"a = 'hay'\nb = 'needle'\nc = 'hay'\n# needle in a comment\nd = 'x needle y'\n"
+    assert lines(detector.detect(Source("t.py", "python", code))) == [2, 5]
+    assert detector.detect(Source("t.py", "python", b"a = 'hay'\n")) == []

@@ -131,3 +131,8 @@ def test_fold_never_raises_on_arbitrary_source(code: str) -> None:
     for node in cursor.captures(tree.root_node).get("e", []):
         resolver.fold(node)
         resolver.callee(node)
+
+
+def test_value_reassigned_on_one_branch_is_unknown() -> None:
+    assert fold("name = f()\nif bad:\n    name = 'x'\nname") is UNKNOWN
+    assert fold("name = 'a'\nname = 'b'\nname") == "b"
