@@ -235,15 +235,17 @@ def main() -> None:
         held_pos = np.array([rule_family(c[0]) not in dev for c in cases])
         auroc_test = float(roc_auc_score(np.r_[np.zeros(len(neg)), np.ones(held_pos.sum())], np.r_[neg, pos[held_pos]]))
         r5_test, _ = recall_at_fpr(neg, pos[held_pos], 0.05)
+        r1_test, _ = recall_at_fpr(neg, pos[held_pos], 0.01)
         results[kind] = {"block_fpr_at_1pct": block_fpr[0], "block_fpr_at_5pct": block_fpr[1],
                          "auroc_test_families": auroc_test, "recall_at_5pct_test_families": r5_test,
+                         "recall_at_1pct_test_families": r1_test,
                          "auroc": auroc, "recall_at_1pct": r1, "recall_at_5pct": r5, "beyond_rules": beyond,
                          "fit_s": fit_s, "score_s": score_s, "n_neg": len(neg), "n_pos": len(pos)}
         print(f"{kind:17s} auroc={auroc:.3f} recall@1%={r1:.3f} recall@5%={r5:.3f} "
               f"beyond_rules={beyond} fit={fit_s:.2f}s score={score_s:.3f}s "
               f"({len(neg) + len(pos)} units; +{neg_extract_s:.1f}s features)\n"
               f"{'':17s} unseen-families only ({held_pos.sum()} positives): auroc={auroc_test:.3f} "
-              f"recall@5%={r5_test:.3f}\n"
+              f"recall@1%={r1_test:.3f} recall@5%={r5_test:.3f}\n"
               f"{'':17s} held-out top-level blocks over the same thresholds: {block_fpr[0]:.3f} / "
               f"{block_fpr[1]:.3f} ({len(blocks)} blocks)")
         if kind == args.models.split(",")[0]:  # ablation: each half of the score alone
