@@ -33,11 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectors.languages import language_for  # noqa: E402
-from detectors.rules import RuleDetector  # noqa: E402
-from trustcheck.errors import TrustcheckError  # noqa: E402
-from trustcheck.findings import Finding, Severity  # noqa: E402
-from trustcheck.sources import Source  # noqa: E402
+from detectors.languages import language_for
+from detectors.rules import RuleDetector
+from trustcheck.errors import TrustcheckError
+from trustcheck.findings import Finding, Severity
+from trustcheck.sources import Source
 
 EXTENSIONS = {"python": ".py", "javascript": ".js", "typescript": ".ts", "go": ".go", "bash": ".sh"}
 

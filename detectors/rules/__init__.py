@@ -7,4 +7,4 @@ Public API: `RuleDetector`, `Rule`, `load_rules`, `default_rules_dir`, `test_rul
 from detectors.rules.engine import RuleDetector, test_rules
 from detectors.rules.model import Rule, default_rules_dir, load_rule_file, load_rules
 
-__all__ = ["RuleDetector", "Rule", "load_rules", "load_rule_file", "default_rules_dir", "test_rules"]
+__all__ = ["Rule", "RuleDetector", "default_rules_dir", "load_rule_file", "load_rules", "test_rules"]

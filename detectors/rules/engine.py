@@ -12,7 +12,7 @@ import bisect
 import dataclasses
 import functools
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import tree_sitter
 from tree_sitter import Node

@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tree_sitter import Node
 
@@ -54,8 +55,9 @@ class FileContext:
     def call_names(self) -> set[str]:
         """Resolved names of every call in the file (for `file_has`)."""
         if self._call_names is None:
-            from detectors.rules.engine import calls_query
             import tree_sitter
+
+            from detectors.rules.engine import calls_query
 
             names: set[str] = set()
             for node in tree_sitter.QueryCursor(calls_query(self.language)).captures(self.root).get("call", []):
@@ -149,8 +151,8 @@ def _nodes(ctx: FileContext, caps: Captures, name: str) -> list[Node] | None:
     if nodes is None and name == "args":
         match = caps.get("match")
         if match and match[0].type in CALL_TYPES:
-            args = match[0].child_by_field_name("arguments")
-            return [args] if args is not None else None
+            arglist = match[0].child_by_field_name("arguments")
+            return [arglist] if arglist is not None else None
     if nodes is None and name.startswith("arg"):
         index = _ARG.match(name)
         match = caps.get("match")
@@ -242,7 +244,7 @@ def _callee(spec: dict[str, Any], language: str) -> Predicate:
         if not nodes:
             return False
         name = ctx.resolver.callee(nodes[0])
-        return bool(name) and names.match(name) is not None
+        return name is not None and names.match(name) is not None
 
     return pred
 
@@ -285,7 +287,7 @@ def _regex_helper(spec: dict[str, Any], language: str) -> Predicate:
     pattern = _regex(spec, "pattern")
     if pattern is None:
         raise TrustcheckError("regex: needs pattern")
-    on = spec.get("on", spec.get(True, "text"))  # YAML 1.1 reads a bare `on` key as True
+    on = spec.get("on", spec.get(True, "text"))  # type: ignore[call-overload]  # YAML 1.1 reads `on` as True
     if on not in ("text", "value", "nfkc", "line"):
         raise TrustcheckError("regex: on is text, value, nfkc or line")
 
@@ -391,9 +393,7 @@ def _file_has(spec: dict[str, Any], language: str) -> Predicate:
     def pred(ctx: FileContext, caps: Captures) -> bool:
         if regex is not None and not regex.search(ctx.text):
             return False
-        if callee is not None and not any(callee.match(n) for n in ctx.call_names()):
-            return False
-        return True
+        return not (callee is not None and not any(callee.match(n) for n in ctx.call_names()))
 
     return pred
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -147,7 +148,7 @@ def rule_from_dict(data: Any, where: str = "<rule>", *, compile_queries: bool = 
             raise _fail(where, f"examples.{kind}", "needs at least one code example (a list of strings)")
     unknown_examples = set(examples) - {"match", "no_match"}
     if unknown_examples:
-        raise _fail(where, "examples", f"unknown key {sorted(unknown_examples)[0]!r}")
+        raise _fail(where, "examples", f"unknown key {min(unknown_examples)!r}")
     where_list = data.get("where") or []
     if not isinstance(where_list, list):
         raise _fail(where, "where", "must be a list of helpers")

@@ -16,7 +16,8 @@ import re
 import stat
 import unicodedata
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import tree_sitter
 from tree_sitter import Node
@@ -60,8 +61,8 @@ def _table_query() -> tree_sitter.Query:
     return tree_sitter.Query(grammar("python"), _TABLE_QUERY)
 
 
-def _text(node: Node) -> str:
-    return (node.text or b"").decode("utf-8", errors="replace")
+def _text(node: Node | None) -> str:
+    return (node.text or b"").decode("utf-8", errors="replace") if node is not None else ""
 
 
 def _scope_of(node: Node) -> int | None:
@@ -163,7 +164,7 @@ class PythonFile:
         return cached  # type: ignore[return-value]
 
     def _callee(self, node: Node) -> str | None:
-        fn = node
+        fn: Node | None = node
         if node.type == "call":
             parent = node.parent
             parent_fn = parent.child_by_field_name("function") if parent is not None and parent.type == "call" else None
@@ -299,9 +300,9 @@ class PythonFile:
         return found
 
     # -- values -----------------------------------------------------------------------------
-    def fold(self, node: Node, depth: int = 0, env: dict[str, Any] | None = None) -> Any:
-        """The constant value of an expression, or UNKNOWN."""
-        if depth > MAX_DEPTH:
+    def fold(self, node: Node | None, depth: int = 0, env: dict[str, Any] | None = None) -> Any:
+        """The constant value of an expression (None: a missing node), or UNKNOWN."""
+        if node is None or depth > MAX_DEPTH:
             return UNKNOWN
         if env is None:
             cached = self._fold_cache.get(node.id, self)
@@ -356,7 +357,9 @@ class PythonFile:
             op = _text(node.child_by_field_name("operator"))
             if arg is UNKNOWN or not isinstance(arg, (int, float)):
                 return UNKNOWN
-            return -arg if op == "-" else (~arg if op == "~" else arg)
+            if op == "~":
+                return ~arg if isinstance(arg, int) else UNKNOWN
+            return -arg if op == "-" else arg
         if kind == "not_operator":
             arg = self.fold(node.child_by_field_name("argument"), d, env)
             return UNKNOWN if arg is UNKNOWN else not arg

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,8 +24,8 @@ def _load(dirs: list[Path] | None) -> list:  # type: ignore[type-arg]
 
 
 def list_rules(
-    rule_dir: Annotated[Optional[list[Path]], typer.Option("--rules", help="Rule folder(s) instead of the shipped pack.")] = None,
-    language: Annotated[Optional[str], typer.Option("--language", "-l", help="Only rules for this language.")] = None,
+    rule_dir: Annotated[list[Path] | None, typer.Option("--rules", help="Rule folder(s) instead of the shipped pack.")] = None,
+    language: Annotated[str | None, typer.Option("--language", "-l", help="Only rules for this language.")] = None,
     output_format: Annotated[ListFormat, typer.Option("--format", help="table or json.")] = ListFormat.table,
 ) -> None:
     """List rules: id, language, severity, confidence, CWE."""
@@ -52,7 +52,7 @@ def list_rules(
 
 def show_rule(
     rule_id: Annotated[str, typer.Argument(help="The rule id, e.g. py-subprocess-shell-true.")],
-    rule_dir: Annotated[Optional[list[Path]], typer.Option("--rules", help="Rule folder(s) instead of the shipped pack.")] = None,
+    rule_dir: Annotated[list[Path] | None, typer.Option("--rules", help="Rule folder(s) instead of the shipped pack.")] = None,
 ) -> None:
     """Show one rule: message, docs and examples."""
     rules = {r.id: r for r in _load(rule_dir)}
@@ -81,7 +81,7 @@ def show_rule(
 
 
 def test_rule_dirs(
-    dirs: Annotated[Optional[list[Path]], typer.Argument(help="Rule folders (default: the shipped pack).")] = None,
+    dirs: Annotated[list[Path] | None, typer.Argument(help="Rule folders (default: the shipped pack).")] = None,
 ) -> None:
     """Run every rule's embedded examples; exit 1 on any failure, 2 on a broken rule file."""
     from detectors.rules import test_rules
