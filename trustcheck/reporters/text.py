@@ -38,7 +38,8 @@ def report_text(result: Any, ctx: Any) -> str:
     if result.errors:
         console.print()
     console.print(_summary(result, ctx))
-    return out.getvalue()
+    # rich pads wrapped lines to the console width; trailing spaces are noise in logs and diffs
+    return "".join(line.rstrip() + "\n" for line in out.getvalue().splitlines())
 
 
 def _print_finding(console: Any, f: Finding) -> None:
