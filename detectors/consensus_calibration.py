@@ -20,7 +20,7 @@ from trustcheck.errors import TrustcheckError
 CALIBRATION_VERSION = 1
 # Generator boost: a line the generator found much more probable than the validators did (LLR in
 # validator-scale units above LLR_MARGIN) gets LLR_WEIGHT * excess added to its agreement score.
-LLR_WEIGHT, LLR_MARGIN = 0.5, 1.0
+LLR_WEIGHT, LLR_MARGIN = 0.5, 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +41,8 @@ class Calibration:
     source: str = ""
 
     def stats_for(self, name: str) -> ValidatorStats | None:
-        return self.validators.get(name)
+        """Stats by model name; a local path also matches by its folder name."""
+        return self.validators.get(name) or self.validators.get(Path(name.rstrip("/")).name)
 
     def to_dict(self) -> dict:
         return {"version": CALIBRATION_VERSION, "fpr": self.fpr, "threshold": self.threshold, "lines": self.lines,

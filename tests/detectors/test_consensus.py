@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "poisoned"))
-import tinylm  # noqa: E402
+import tinylm
 
-from detectors.consensus import ConsensusDetector, judge_lines  # noqa: E402
-from detectors.consensus_best import rank_candidates  # noqa: E402
-from detectors.consensus_calibration import Calibration, calibrate, calibrate_models  # noqa: E402
-from detectors.consensus_scoring import ScoringModel, TokenScores, char_surprisal, line_surprisal  # noqa: E402
-from trustcheck.sources import Source  # noqa: E402
+from detectors.consensus import ConsensusDetector, judge_lines
+from detectors.consensus_best import rank_candidates
+from detectors.consensus_calibration import Calibration, calibrate, calibrate_models
+from detectors.consensus_scoring import ScoringModel, TokenScores, char_surprisal, line_surprisal
+from trustcheck.sources import Source
 
 CODE = "def add(a, b):\n    return a + b\n\nx = add(1, 2)\nprint(x)\n"
 
