@@ -53,23 +53,26 @@ def vote(candidate: str, independents: Sequence[str], language: str = "python") 
 
 def behaviour_findings(path: str, candidate: str, independents: Sequence[str], language: str = "python",
                        models: Sequence[str] = ()) -> list[Finding]:
-    """Findings for the capabilities of `candidate` that most independent versions lack."""
+    """One finding per line holding capabilities that most independent versions lack (votes in evidence)."""
     if not independents:
         return []
-    findings = []
-    lines = candidate.split("\n")
+    by_line: dict[int, list[CapabilityVote]] = {}
     for v in vote(candidate, independents, language):
-        if not v.unshared:
-            continue
-        cap = v.capability
-        severity = KIND_SEVERITY.get(cap.kind, Severity.LOW)
+        if v.unshared:
+            by_line.setdefault(v.line, []).append(v)
+    lines = candidate.split("\n")
+    findings = []
+    for line, votes in sorted(by_line.items()):
+        worst = max(votes, key=lambda v: (KIND_SEVERITY.get(v.capability.kind, Severity.LOW).rank, v.capability.kind))
+        severity = KIND_SEVERITY.get(worst.capability.kind, Severity.LOW)
+        listed = ", ".join(f"{v.capability} ({v.votes}/{v.voters})" for v in votes)
         findings.append(Finding(
             rule_id=RULE_ID, detector="consensus", severity=severity,
-            confidence=Confidence.HIGH if v.votes == 0 and v.voters >= 3 else Confidence.MEDIUM,
-            message=f"{cap.kind} capability {cap.value!r} appears in {v.votes} of {v.voters} independent versions "
-                    "of this code: behaviour the task did not call for",
-            path=path, line=v.line, cwe=KIND_CWE.get(cap.kind),
-            snippet=lines[v.line - 1].strip() if v.line <= len(lines) else "",
-            evidence={"capability": str(cap), "kind": cap.kind, "value": cap.value, "votes": v.votes,
-                      "voters": v.voters, "models": list(models)}).with_fingerprint())
+            confidence=Confidence.HIGH if worst.votes == 0 and worst.voters >= 3 else Confidence.MEDIUM,
+            message=f"behaviour that most of {worst.voters} independent versions of this code lack: {listed}",
+            path=path, line=line, cwe=KIND_CWE.get(worst.capability.kind),
+            snippet=lines[line - 1].strip() if line <= len(lines) else "",
+            evidence={"capabilities": [{"capability": str(v.capability), "kind": v.capability.kind,
+                                        "value": v.capability.value, "votes": v.votes} for v in votes],
+                      "voters": worst.voters, "models": list(models)}).with_fingerprint())
     return findings

@@ -52,11 +52,12 @@ def test_behaviour_vote_flags_what_most_independent_versions_lack():
     votes = {str(v.capability): (v.votes, v.voters) for v in vote(POISONED, independents)}
     assert votes["process:os.system"] == (0, 3) and votes["file:open"] == (3, 3)
     findings = behaviour_findings("gen.py", POISONED, independents, models=["a", "b", "c"])
-    flagged = {f.evidence["capability"] for f in findings}
-    assert {"process:os.system", "host:example.invalid", "dynamic-code:__import__"} <= flagged
-    assert "file:open" not in flagged and "import:json" not in flagged
-    assert all(f.line == 4 for f in findings if f.evidence["kind"] in ("process", "host"))
-    assert all(f.detector == "consensus" and f.evidence["voters"] == 3 for f in findings)
+    assert [f.line for f in findings] == [4]  # one finding per line, every capability in its evidence
+    flagged = {c["capability"]: c["votes"] for c in findings[0].evidence["capabilities"]}
+    assert {"process:os.system", "host:example.invalid", "dynamic-code:__import__"} <= set(flagged)
+    assert "file:open" not in flagged and "import:json" not in flagged and flagged["process:os.system"] == 0
+    assert findings[0].detector == "consensus" and findings[0].evidence["voters"] == 3
+    assert findings[0].severity.value == "high"
 
 
 def test_behaviour_agreeing_versions_raise_nothing():

@@ -116,3 +116,16 @@ def test_cli_consensus_on_a_file(tmp_path, capsys):
           "--calibration", str(FIXTURE / "calibration.json"), "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert [f["line"] for f in report["findings"] if f["detector"] == "consensus"] == [3]
+
+
+@needs_fixture
+def test_cli_consensus_calibrate_writes_a_loadable_calibration(tmp_path):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for i, text in enumerate(tasks.calibration_texts()[:6]):
+        (clean / f"t{i}.py").write_text(text)
+    out = tmp_path / "cal.json"
+    assert main(["consensus-calibrate", str(clean), "--validator", str(FIXTURE / "clean-a"), "--fpr", "0.1",
+                 "--out", str(out)]) == 0
+    cal = Calibration.load(out)
+    assert cal.fpr == 0.1 and cal.lines > 10 and cal.stats_for(str(FIXTURE / "clean-a")) is not None

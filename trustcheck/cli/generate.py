@@ -88,10 +88,12 @@ def consensus(
 
 
 def consensus_calibrate(
-    paths: Annotated[list[Path], typer.Argument(help="Clean code (files or folders of .py files) held out from training.")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Clean code (files or folders of .py files) held out from training.", show_default=False)] = None,
+    eval_manifest: Annotated[Path | None, typer.Option("--eval-manifest", help="A corpus manifest.json (decoding.training.corpus): calibrate on its held-out 'eval' shard.", show_default=False)] = None,
     validator: Annotated[list[str] | None, typer.Option("--validator", help="Validator to calibrate (repeatable).", show_default=False)] = None,
     fpr: Annotated[float, typer.Option("--fpr", help="Fraction of clean lines allowed to be flagged.")] = 0.01,
     max_files: Annotated[int, typer.Option("--max-files", help="Use at most this many files (sorted by path).")] = 200,
+    max_chars: Annotated[int, typer.Option("--max-chars", help="Use at most this many characters of each file (whole lines).")] = 4000,
     out: Annotated[Path | None, typer.Option("--out", help="Where to write [default: decoding/bundled/consensus-calibration.json].", show_default=False)] = None,
 ) -> int:
     """Calibrate consensus thresholds on clean code for a chosen false-positive rate (reproducible:
@@ -100,17 +102,35 @@ def consensus_calibrate(
     from detectors.consensus_calibration import calibrate_models
     from detectors.consensus_pipeline import load_validators
 
-    files = sorted({f for p in paths for f in ([p] if p.is_file() else p.rglob("*.py"))})[:max_files]
+    files = sorted({f for p in paths or [] for f in ([p] if p.is_file() else p.rglob("*.py"))})
+    if eval_manifest is not None:
+        import json
+
+        try:
+            entries = json.loads(eval_manifest.read_text())["shards"]["eval"]["entries"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise TrustcheckError(f"cannot read the eval shard of {eval_manifest}: {exc}") from None
+        files += sorted(Path(e["path"]) for e in entries if Path(e["path"]).exists())
+    files = files[:max_files]
     if not files:
         raise TrustcheckError("no clean code found to calibrate on", hint="pass files or folders holding .py files")
-    texts = [f.read_text(encoding="utf-8", errors="replace") for f in files]
+    texts = [_head(f.read_text(encoding="utf-8", errors="replace"), max_chars) for f in files]
     scorers, _ = load_validators(validator or DEFAULT_VALIDATORS)
-    cal = calibrate_models(scorers, texts, fpr, source=f"{len(files)} files under {', '.join(map(str, paths))}")
+    where = ", ".join([*map(str, paths or []), *([f"eval shard of {eval_manifest}"] if eval_manifest else [])])
+    cal = calibrate_models(scorers, texts, fpr, source=f"{len(files)} files: {where}")
     target = out or BUNDLED_CALIBRATION
     cal.save(target)
     print(f"calibrated {', '.join(cal.validators)} on {cal.lines} lines: threshold {cal.threshold:.3f} "
           f"at fpr {fpr} -> {target}")
     return ExitCode.OK
+
+
+def _head(text: str, max_chars: int) -> str:
+    """At most `max_chars` characters of `text`, cut after a newline."""
+    if len(text) <= max_chars:
+        return text
+    cut = text.rfind("\n", 0, max_chars)
+    return text[: cut + 1] if cut > 0 else text[:max_chars]
 
 
 def _check_choices(format: str, strategy: str) -> None:
@@ -177,7 +197,7 @@ def render_candidates(console, candidates) -> None:
     table = Table(title="best-of-N: cross-model log-likelihood per character (higher is more probable)")
     names = list(candidates[0].per_model) if candidates else []
     for col in ["candidate", *names, "mean"]:
-        table.add_column(col, justify="right")
+        table.add_column(Path(col.rstrip("/")).name if "/" in col else col, justify="right")
     for i, c in enumerate(candidates):
         table.add_row(("* " if i == 0 else "") + c.label, *(f"{c.per_model[n]:.3f}" for n in names), f"{c.score:.3f}")
     console.print(table)
