@@ -234,8 +234,8 @@ class PythonFile:
             if fn is None:
                 return None
             fname = self.dotted(fn, depth + 1)
-            if fname and fname.startswith(("builtins.", "__builtins__.")):
-                fname = fname.split(".", 1)[1]
+            if fname and fname.startswith(("builtins.", "__builtins__.")) and "." not in fname.split(".", 1)[1]:
+                fname = fname.split(".", 1)[1]  # __builtins__.getattr is getattr
             args = self.positional(node)
             if fname in ("getattr", "builtins.getattr") and len(args) >= 2:
                 base = self.dotted(args[0], depth + 1)

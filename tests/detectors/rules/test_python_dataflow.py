@@ -136,3 +136,16 @@ def test_fold_never_raises_on_arbitrary_source(code: str) -> None:
 def test_value_reassigned_on_one_branch_is_unknown() -> None:
     assert fold("name = f()\nif bad:\n    name = 'x'\nname") is UNKNOWN
     assert fold("name = 'a'\nname = 'b'\nname") == "b"
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("vars(__builtins__).get('compile')(src)", "compile"),
+        ("__builtins__.getattr(__builtins__, b'\\x85\\xa5\\x81\\x93'.decode('cp1026'))(x)", "eval"),
+        ("import os\nos.__dict__['sys' + 'tem'](c)", "os.system"),
+        ("\U0001D68E\U0001D6A1\U0001D68E\U0001D68C(c)", "exec"),
+    ],
+)
+def test_callee_sees_through_reflection(code: str, name: str) -> None:
+    assert callee(code) == name
