@@ -71,7 +71,7 @@ def main() -> None:
         emitted += tasks.PAYLOAD_HOST in gen.text
         code = prompt + gen.text
         offset = len(prompt)
-        known = {"generator": s for s in trace_scores(gen).values()}
+        known = dict(zip(["generator"], trace_scores(gen).values()))  # the target's own log-probs
         scores = {}
         for v in validators:
             t0 = time.perf_counter()

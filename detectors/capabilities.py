@@ -35,9 +35,9 @@ CALL_CATEGORIES: dict[str, str] = {
 }
 PREFIX_CATEGORIES = (("os.exec", "process"), ("os.spawn", "process"), ("os.environ", "env"), ("process.env", "env"))
 
-URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.I)
+URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
 IP_RE = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
-HOST_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9-]{1,63}\.)+[a-z][a-z0-9-]{1,62}$", re.I)
+HOST_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9-]{1,63}\.)+[a-z][a-z0-9-]{1,62}$", re.IGNORECASE)
 PATH_RE = re.compile(r"^(?:~|/|\.{1,2}/|[A-Za-z]:\\)[^\s]*$")
 _NOT_HOST_SUFFIX = {"py", "js", "json", "txt", "csv", "yaml", "yml", "md", "html", "sh", "log", "ts", "cfg", "ini"}
 
@@ -172,7 +172,7 @@ def _categorise_module(module: str, name: str, caps: CapabilitySet, line: int) -
 def _literal(value: str, caps: CapabilitySet, line: int) -> None:
     for url in URL_RE.findall(value):
         caps.add(Capability("url", url), line)
-        host = re.sub(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?", "", url, flags=re.I).split("/")[0].split(":")[0]
+        host = re.sub(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?", "", url, flags=re.IGNORECASE).split("/")[0].split(":")[0]
         if host:
             caps.add(Capability("host", host.lower()), line)
     for ip in IP_RE.findall(value):
@@ -189,7 +189,7 @@ def _string_args(call) -> list[str]:
 
 
 def _strip_quotes(text: str) -> str:
-    text = re.sub(r"^[rbuf]{0,2}", "", text, flags=re.I) if text[:1] not in "\"'`" else text
+    text = re.sub(r"^[rbuf]{0,2}", "", text, flags=re.IGNORECASE) if text[:1] not in "\"'`" else text
     for q in ('"""', "'''", '"', "'", "`"):
         if text.startswith(q) and text.endswith(q) and len(text) >= 2 * len(q):
             return text[len(q):-len(q)]

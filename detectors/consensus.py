@@ -47,7 +47,7 @@ class LineVerdict:
         return self.score > self.threshold
 
     def evidence(self) -> dict[str, Any]:
-        r = lambda x: None if x is None else round(float(x), 4)  # noqa: E731
+        r = lambda x: None if x is None else round(float(x), 4)
         return {"nats_per_char": {k: r(v) for k, v in self.nats_per_char.items()},
                 "z": {k: r(v) for k, v in self.z.items()}, "agreement": r(self.agreement),
                 "generator_nats_per_char": r(self.generator_nats_per_char), "llr": r(self.llr),
@@ -163,7 +163,7 @@ def load_scoring_model(spec: Any, name: str | None = None) -> ScoringModel:
         return spec
     if isinstance(spec, tuple):
         model, tokenizer = spec
-        return ScoringModel(name or getattr(model.config, "name_or_path", "model"), model.eval(), tokenizer)
+        return ScoringModel(name or str(getattr(model.config, "name_or_path", "") or "model"), model.eval(), tokenizer)
     if isinstance(spec, str):
         from decoding.loading import load_model
 

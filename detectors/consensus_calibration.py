@@ -50,7 +50,7 @@ class Calibration:
                 "validators": {k: dataclasses.asdict(v) for k, v in sorted(self.validators.items())}}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "Calibration":
+    def from_dict(cls, data: Mapping) -> Calibration:
         if data.get("version") != CALIBRATION_VERSION:
             raise TrustcheckError(f"consensus calibration version {data.get('version')!r} is not {CALIBRATION_VERSION}",
                                   hint="re-run `trustcheck consensus calibrate`")
@@ -63,7 +63,7 @@ class Calibration:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "Calibration":
+    def load(cls, path: Path) -> Calibration:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, ValueError, KeyError) as exc:

@@ -24,7 +24,7 @@ from trustcheck.sources import Source
 def is_remote(spec: Any) -> bool:
     from decoding.backends import REMOTE_PREFIXES
 
-    return isinstance(spec, str) and (spec.startswith(REMOTE_PREFIXES) or spec.startswith("litellm:"))
+    return isinstance(spec, str) and spec.startswith((*REMOTE_PREFIXES, "litellm:"))
 
 
 def shifted(scores: TokenScores, offset: int) -> TokenScores:

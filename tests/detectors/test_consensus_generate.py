@@ -10,12 +10,12 @@ import pytest
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "poisoned"
 sys.path.insert(0, str(FIXTURE))
-import tasks  # noqa: E402
-import tinylm  # noqa: E402
+import tasks
+import tinylm
 
-from detectors.consensus_calibration import Calibration  # noqa: E402
-from detectors.consensus_pipeline import run_generate  # noqa: E402
-from trustcheck.cli import main  # noqa: E402
+from detectors.consensus_calibration import Calibration
+from detectors.consensus_pipeline import run_generate
+from trustcheck.cli import main
 
 PROMPT = "def add(a, b):"
 
