@@ -145,14 +145,18 @@ def main() -> None:
 
         one = corpus / ONE_FILE
         singles: dict[str, list[float]] = {}
+        single_cpu: dict[str, list[float]] = {}
         one_cmds = {"trustcheck": ([cmds["trustcheck"][0][0], "scan", str(one), "--no-progress"], (0, 1))}
         if "bandit" in cmds:
             one_cmds["bandit"] = ([cmds["bandit"][0][0], "-q", str(one)], (0, 1))
         for _ in range(args.one_file_runs):
             for name, (cmd, ok) in one_cmds.items():
-                singles.setdefault(name, []).append(timed(cmd, ok, Path(tmp))[0])
+                wall, cpu = timed(cmd, ok, Path(tmp))
+                singles.setdefault(name, []).append(wall)
+                single_cpu.setdefault(name, []).append(cpu)
         for name, times in singles.items():
-            print(f"one file ({ONE_FILE}, cold process): {name:<10} median {statistics.median(times):.3f} s")
+            print(f"one file ({ONE_FILE}, cold process): {name:<10} median {statistics.median(times):.3f} s wall "
+                  f"{statistics.median(single_cpu[name]):.3f} s cpu")
 
     def ratio(peer: str, table: dict[str, float] = speed) -> str:
         return f"{table['trustcheck'] / table[peer]:.2f}" if peer in table else "n/a"
