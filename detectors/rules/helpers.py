@@ -27,6 +27,7 @@ _NAME_TYPES = frozenset({"identifier", "attribute", "member_expression", "select
 _STRINGISH = frozenset({"string", "template_string", "interpreted_string_literal", "raw_string_literal", "raw_string", "concatenated_string"})
 MAX_CONTAINS_NODES = 5000
 MAX_ANCESTORS = 500
+MAX_EXPAND = 64  # widening stops here: keeps adversarial 5,000-term concatenations linear
 
 
 class FileContext:
@@ -225,7 +226,7 @@ _BUILDERS = frozenset({"binary_operator", "concatenated_string", "parenthesized_
 
 def _outermost_expression(node: Node) -> Node:
     """The largest string-building expression (`a + b`, `"a" "b"`, parentheses) around `node`."""
-    for _ in range(MAX_ANCESTORS):
+    for _ in range(MAX_EXPAND):
         parent = node.parent
         if parent is None or parent.type not in _BUILDERS:
             break
