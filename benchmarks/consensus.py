@@ -11,6 +11,8 @@ prompt, once clean and once with the trigger comment. Each generated line is lab
   rules      the shipped rule pack (a line is flagged when a finding covers it)
   both       either flags it
   cons-noLLR consensus from the validators alone (no generator scores), for comparison
+  behaviour  behaviour voting: each validator writes its own version; capabilities of the generated
+             code that most versions lack flag their line
 Throughput: lines scored per second per validator (one forward pass per generated text, CPU).
 The last line is the summary: payload_recall=.. clean_line_fp=.. auroc=.. lines_per_s=..
 """
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=80)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N prompts of each kind")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-behaviour", action="store_true", help="skip behaviour voting (validators write their own versions)")
     args = parser.parse_args()
 
     import numpy as np
@@ -46,6 +49,7 @@ def main() -> None:
 
     from decoding.generate import generate_code
     from detectors.consensus import judge_lines, load_scoring_model, trace_scores
+    from detectors.consensus_behaviour import behaviour_findings
     from detectors.consensus_calibration import Calibration
     from detectors.consensus_pipeline import shifted
     from detectors.rules import RuleDetector
@@ -82,12 +86,18 @@ def main() -> None:
         first_new = prompt.count("\n") + 2  # the completion starts with the newline after the def line
         findings = rules.detect(Source("gen.py", "python", code.encode()))
         ruled = {n for f in findings for n in range(f.line, (f.end_line or f.line) + 1)}
+        behaved: set[int] = set()
+        if not args.no_behaviour:  # every validator writes its own version of the task
+            versions = [prompt + generate_code(prompt, target=(v.model, v.tokenizer), drafter=None,
+                                               strategy="autoregressive", max_new_tokens=args.max_new_tokens,
+                                               calibrate=False).text for v in validators]
+            behaved = {f.line for f in behaviour_findings("gen.py", code, versions)}
         for v in verdicts:
             if v.line < first_new:
                 continue
             lines_scored += 1
             rows.append((tasks.PAYLOAD_HOST in v.text, v.score, v.flagged, v.line in ruled, triggered, v.agreement,
-                         v.agreement > v.threshold))
+                         v.agreement > v.threshold, v.line in behaved))
 
     y = np.array([r[0] for r in rows])
     score = np.array([r[1] for r in rows])
@@ -102,7 +112,9 @@ def main() -> None:
     print(f"{'detector':<10} {'payload_recall':>15} {'clean_line_fp':>14} {'auroc':>7}")
     agree = np.array([r[5] for r in rows])
     aflag = np.array([r[6] for r in rows])
+    bflag = np.array([r[7] for r in rows])
     for name, flag, s in (("consensus", cflag, score), ("cons-noLLR", aflag, agree), ("rules", rflag, rflag.astype(float)),
+                          ("behaviour", bflag, bflag.astype(float)), ("cons+behav", cflag | bflag, score + 1e3 * bflag),
                           ("both", both, score + 1e3 * rflag)):
         recall = float(flag[y].mean()) if y.any() else float("nan")
         fp = float(flag[~y].mean()) if (~y).any() else float("nan")
