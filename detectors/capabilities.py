@@ -93,10 +93,16 @@ def extract_capabilities(code: str, language: str = "python") -> CapabilitySet:
             fn = node.child_by_field_name("function")
             if fn is not None:
                 _categorise_call(_resolve(_text(fn), aliases), caps, line)
+        elif node.type == "variable_declarator":  # const cp = require("child_process")
+            value = node.child_by_field_name("value")
+            if value is not None and value.type == "call_expression" and _text(value.child_by_field_name("function")) == "require":
+                modules = _string_args(value)
+                if modules:
+                    aliases[_text(node.child_by_field_name("name"))] = modules[0]
         elif node.type in ("call_expression", "new_expression"):
             fn = node.child_by_field_name("function") or node.child_by_field_name("constructor")
             if fn is not None:
-                name = _text(fn)
+                name = _resolve(_text(fn), aliases)
                 _categorise_call(name, caps, line)
                 if name == "require":
                     for module in _string_args(node):

@@ -31,10 +31,11 @@ def test_python_capabilities_resolve_aliases_and_literals():
 
 
 def test_javascript_capabilities():
-    caps = extract_capabilities('const cp = require("child_process");\nfetch("http://1.2.3.4/x");\neval(s);\n',
-                                "javascript")
+    caps = extract_capabilities('const cp = require("child_process");\nfetch("http://1.2.3.4/x");\neval(s);\n'
+                                'cp.exec("id");\n', "javascript")
     assert {Capability("import", "child_process"), Capability("network", "fetch"), Capability("ip", "1.2.3.4"),
-            Capability("dynamic-code", "eval")} <= set(caps)
+            Capability("dynamic-code", "eval"), Capability("process", "child_process.exec")} <= set(caps)
+    assert caps.lines[Capability("process", "child_process.exec")] == 4
 
 
 def test_plain_code_has_few_capabilities():
