@@ -347,8 +347,10 @@ def _contains(spec: dict[str, Any], language: str) -> Predicate:
     names = _patterns(spec, "names")
     regex = _regex(spec, "regex")
     follow = bool(spec.get("follow", True))
-    if callee is None and names is None and regex is None:
-        raise TrustcheckError("contains: needs callee, names or regex")
+    types = spec.get("types")
+    types = frozenset([types] if isinstance(types, str) else types or ())
+    if callee is None and names is None and regex is None and not types:
+        raise TrustcheckError("contains: needs callee, names, regex or types")
 
     def pred(ctx: FileContext, caps: Captures) -> bool:
         nodes = _nodes(ctx, caps, cap)
@@ -365,6 +367,8 @@ def _contains(spec: dict[str, Any], language: str) -> Predicate:
             node, hops = stack.pop()
             seen += 1
             kind = node.type
+            if kind in types:
+                return True
             if callee is not None and kind in CALL_TYPES:
                 name = resolver.callee(node)
                 if name and callee.match(name):
