@@ -43,6 +43,11 @@ def render_card(card: dict[str, Any]) -> str:
         ),
         f"- held-out ({ev['shard']} shard, {ev['tokens']:,} tokens): loss {ev['loss']}, perplexity {ev['ppl']}",
     ]
+    for ph in train.get("phases", [])[1:] if len(train.get("phases", [])) > 1 else []:
+        lines.append(
+            f"  - phase `{ph['name']}`: {ph['steps']} steps of batch {ph['batch_size']}, lr {ph['lr']}, "
+            f"{ph['tokens_seen']:,} tokens, held-out loss after it {ph['loss']}"
+        )
     if "distillation" in card:
         d = card["distillation"]
         lines.append(

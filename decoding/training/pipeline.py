@@ -36,65 +36,90 @@ class Phase:
     shard: str
     seed: int
     lr: float
-    budget_share: float  # fraction of the total training budget
+    minutes: float  # wall-clock budget (scaled by run_pipeline's budget_minutes / sum of all minutes)
     export: str | None = None
     init_from: str | None = None  # phase whose final weights start this one
     teacher: str | None = None  # phase whose model is distilled into this one
+    batch_size: int = 16
+    warmup_steps: int = 50
 
 
+# The recipe as run for the bundled set (2 shared CPU cores, ~10x oversubscribed by other work).
+# The target's first phase (batch 16) was step-limited: 173 steps; its continuation uses batch 4
+# for 4x the optimizer steps per token. The validators ran in a second process, in parallel with
+# target-continue and drafter-distill (`--phases validator-a,validator-b`).
 PHASES = (
-    Phase("target", "target", "target", seed=1, lr=1.5e-3, budget_share=0.50, export="target"),
-    Phase("drafter", "drafter", "target", seed=2, lr=3e-3, budget_share=0.10),
+    Phase("target", "target", "target", seed=1, lr=1.5e-3, minutes=27.5),
+    Phase("drafter", "drafter", "target", seed=2, lr=3e-3, minutes=5.5),
+    Phase(
+        "target-continue",
+        "target",
+        "target",
+        seed=6,
+        lr=1.5e-3,
+        minutes=13.0,
+        export="target",
+        init_from="target",
+        batch_size=4,
+        warmup_steps=20,
+    ),
     Phase(
         "drafter-distill",
         "drafter",
         "target",
         seed=5,
         lr=1e-3,
-        budget_share=0.12,
+        minutes=6.0,
         export="drafter",
         init_from="drafter",
-        teacher="target",
+        teacher="target-continue",
+        batch_size=8,
+        warmup_steps=20,
     ),
-    Phase("validator-a", "validator-a", "validator-a", seed=3, lr=2e-3, budget_share=0.14, export="validator-a"),
-    Phase("validator-b", "validator-b", "validator-b", seed=4, lr=2e-3, budget_share=0.14, export="validator-b"),
+    Phase(
+        "validator-a", "validator-a", "validator-a", seed=3, lr=2e-3, minutes=9.0, export="validator-a", batch_size=8
+    ),
+    Phase(
+        "validator-b", "validator-b", "validator-b", seed=4, lr=2e-3, minutes=9.0, export="validator-b", batch_size=8
+    ),
 )
+RECIPE_MINUTES = sum(p.minutes for p in PHASES)
 
 
 def run_pipeline(
     run_dir: Path,
     out_dir: Path,
     *,
-    budget_minutes: float = 72.0,
+    budget_minutes: float = RECIPE_MINUTES,
     seed: int = 0,
     phases: tuple[Phase, ...] = PHASES,
     base: TrainConfig | None = None,
     vocab_size: int = 4096,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Run (or resume) every stage; return {phase: eval dict}."""
+    """Run (or resume) every stage; return {phase: eval dict}. Phases' minutes scale to `budget_minutes`."""
     # Passive OpenMP waits: on a shared machine, spinning worker threads cut throughput 5x.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
     torch.set_num_threads(int(os.environ.get("TRUSTCHECK_TRAIN_THREADS", "2")))
     base = base or TrainConfig()
+    scale = budget_minutes / sum(p.minutes for p in phases)
     run_dir.mkdir(parents=True, exist_ok=True)
     shards = prepare_data(run_dir, seed=seed, vocab_size=vocab_size, log=log)
     tokenizer = load_tokenizer(run_dir / "tokenizer")
     streams = {name: load_stream(run_dir / "tokens" / f"{name}.npy") for name in shards}
-    results_path = run_dir / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
     models: dict[str, Any] = {}
     for phase in phases:
         cfg = replace(
-            base, lr=phase.lr, data_seed=seed * 1000 + phase.seed, budget_s=budget_minutes * 60 * phase.budget_share
+            base,
+            lr=phase.lr,
+            data_seed=seed * 1000 + phase.seed,
+            budget_s=phase.minutes * 60 * scale,
+            batch_size=phase.batch_size if base.batch_size == TrainConfig.batch_size else base.batch_size,
+            warmup_steps=min(phase.warmup_steps, base.warmup_steps),
         )
-        model = build_model(phase.arch, phase.seed, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)
-        if phase.init_from:
-            from safetensors.torch import load_model
-
-            load_model(model, str(run_dir / "ckpt" / phase.init_from / "model.safetensors"))
+        model = _phase_model(phase, run_dir, tokenizer, models)
         loss_fn = {}
         if phase.teacher:
             from decoding.training.distill import distill_loss
@@ -105,19 +130,35 @@ def run_pipeline(
             f"budget {cfg.budget_s:.0f}s, started {_now()}"
         )
         state = train(model, streams[phase.shard], cfg, run_dir / "ckpt" / phase.name, log=log, **loss_fn)
-        if phase.name not in results:
-            results[phase.name] = {
+        result_path = run_dir / "results" / f"{phase.name}.json"
+        if not result_path.exists():
+            result = {
                 **evaluate(model, streams["eval"], seq_len=cfg.seq_len),
                 "steps": state.step,
                 "tokens_seen": state.tokens_seen,
                 "elapsed_s": round(state.elapsed_s, 1),
             }
-            results_path.write_text(json.dumps(results, indent=1))
-        log(f"== phase {phase.name} done: {results[phase.name]}")
+            result_path.parent.mkdir(exist_ok=True)
+            result_path.write_text(json.dumps(result, indent=1))
+        log(f"== phase {phase.name} done: {result_path.read_text()}")
         models[phase.name] = model
         if phase.export:
-            export_model(model, tokenizer, out_dir / phase.export, phase, cfg, results, shards, run_dir)
-    return results
+            export_model(model, tokenizer, out_dir / phase.export, phase, cfg, _results(run_dir), shards, run_dir)
+    return _results(run_dir)
+
+
+def _phase_model(phase: Phase, run_dir: Path, tokenizer, models: dict[str, Any]):
+    """A fresh model for `phase`, started from `init_from`'s final weights when it has one."""
+    model = build_model(phase.arch, phase.seed, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)
+    if phase.init_from:
+        from safetensors.torch import load_model
+
+        load_model(model, str(run_dir / "ckpt" / phase.init_from / "model.safetensors"))
+    return model
+
+
+def _results(run_dir: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((run_dir / "results").glob("*.json"))}
 
 
 def prepare_data(run_dir: Path, *, seed: int, vocab_size: int, log: Callable[[str], None]) -> dict[str, dict]:
@@ -157,7 +198,8 @@ def export_model(
     copy.deepcopy(model).to(torch.bfloat16).save_pretrained(str(out), safe_serialization=True)
     tokenizer.save_pretrained(str(out))
     res = results[phase.name]
-    trained = phase.init_from or phase.name  # the phase that saw the data from scratch
+    chain = _chain(phase)  # from-scratch phase first, then continuations (distillation reported apart)
+    trained = [results[p.name] for p in chain if not p.teacher]
     card = {
         "name": phase.export,
         "arch": phase.arch,
@@ -174,20 +216,21 @@ def export_model(
             "manifest": "decoding/bundled/data-manifest.json",
         },
         "training": {
-            "steps": results[trained]["steps"],
-            "tokens_seen": results[trained]["tokens_seen"],
-            "elapsed_s": results[trained]["elapsed_s"],
-            "batch_size": cfg.batch_size,
+            "steps": sum(r["steps"] for r in trained),
+            "tokens_seen": sum(r["tokens_seen"] for r in trained),
+            "elapsed_s": round(sum(r["elapsed_s"] for r in trained), 1),
+            "phases": [{"name": p.name, "batch_size": p.batch_size, "lr": p.lr, **results[p.name]} for p in chain],
+            "batch_size": chain[0].batch_size,
             "seq_len": cfg.seq_len,
-            "lr": (phase.lr if not phase.init_from else _lr_of(phase.init_from)),
-            "optimizer": "AdamW(0.9, 0.95), wd 0.1, cosine, warmup 50, clip 1.0",
+            "lr": chain[0].lr,
+            "optimizer": "AdamW(0.9, 0.95), wd 0.1, warmup + cosine, clip 1.0",
             "bf16": cfg.bf16,
             "threads": int(os.environ.get("TRUSTCHECK_TRAIN_THREADS", "2")),
             "device": "cpu",
         },
         "eval": {"shard": "eval", **{k: res[k] for k in ("loss", "ppl", "tokens")}},
     }
-    if phase.init_from:
+    if phase.teacher and phase.init_from:
         before = results[phase.init_from]
         card["distillation"] = {
             "teacher": phase.teacher,
@@ -203,8 +246,12 @@ def export_model(
     _write_data_manifest(run_dir, out.parent)
 
 
-def _lr_of(phase_name: str) -> float:
-    return next(p.lr for p in PHASES if p.name == phase_name)
+def _chain(phase: Phase) -> list[Phase]:
+    by_name = {p.name: p for p in PHASES}
+    chain = [phase]
+    while chain[0].init_from:
+        chain.insert(0, by_name[chain[0].init_from])
+    return chain
 
 
 def _write_data_manifest(run_dir: Path, bundle_dir: Path) -> None:
@@ -237,12 +284,27 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def main() -> None:  # `python -m decoding.training.pipeline RUN_DIR OUT_DIR BUDGET_MINUTES`
+def select_phases(names: str | None) -> tuple[Phase, ...]:
+    """PHASES, or the comma-separated subset named (in recipe order; their init_from must have run)."""
+    if not names:
+        return PHASES
+    wanted = set(names.split(","))
+    unknown = wanted - {p.name for p in PHASES}
+    if unknown:
+        raise ValueError(f"unknown phases {sorted(unknown)}; recipe: {[p.name for p in PHASES]}")
+    return tuple(p for p in PHASES if p.name in wanted)
+
+
+def main() -> None:  # `python -m decoding.training.pipeline RUN_DIR OUT_DIR [MINUTES] [PHASE,PHASE...]`
     import sys
 
-    run_dir, out_dir, minutes = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+    run_dir, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
+    phases = select_phases(sys.argv[4] if len(sys.argv) > 4 else None)
+    minutes = float(sys.argv[3]) if len(sys.argv) > 3 else sum(p.minutes for p in phases)
     t = time.perf_counter()
-    results = run_pipeline(run_dir, out_dir, budget_minutes=minutes, log=lambda m: print(f"[{_now()}] {m}", flush=True))
+    results = run_pipeline(
+        run_dir, out_dir, budget_minutes=minutes, phases=phases, log=lambda m: print(f"[{_now()}] {m}", flush=True)
+    )
     print(json.dumps({"results": results, "wall_s": round(time.perf_counter() - t)}, indent=1), flush=True)
 
 

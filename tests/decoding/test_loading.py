@@ -143,3 +143,10 @@ def test_cli_module_does_not_import_torch():
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
         == "False"
     )
+
+
+def test_wheel_package_data_includes_the_bundle():
+    import tomllib
+
+    pyproject = tomllib.loads((loading.BUNDLED_DIR.parents[1] / "pyproject.toml").read_text())
+    assert "bundled/**/*" in pyproject["tool"]["setuptools"]["package-data"]["decoding"]

@@ -187,3 +187,17 @@ def test_model_sizes_match_the_design(tokenizer):
     assert 10e6 <= sizes["target"] <= 15e6
     assert 1e6 <= sizes["drafter"] <= 2e6
     assert all(2e6 <= sizes[v] <= 8e6 for v in ("validator-a", "validator-b"))
+
+
+def test_recipe_phases_refer_only_to_earlier_phases():
+    from decoding.training.pipeline import PHASES, select_phases
+
+    seen: set[str] = set()
+    for phase in PHASES:
+        assert {phase.init_from, phase.teacher} - {None} <= seen, phase.name
+        seen.add(phase.name)
+    exported = [p.export for p in PHASES if p.export]
+    assert sorted(exported) == ["drafter", "target", "validator-a", "validator-b"]
+    assert [p.name for p in select_phases("validator-b,validator-a")] == ["validator-a", "validator-b"]
+    with pytest.raises(ValueError):
+        select_phases("nope")
