@@ -57,18 +57,33 @@ def info(
 
 @models_app.command("train")
 def train_models(
-    budget_minutes: Annotated[float, typer.Option(help="wall-clock minutes for all training phases")] = 64.0,
+    budget_minutes: Annotated[
+        float | None, typer.Option(help="wall-clock minutes for the phases run (default: the recipe's, 70)")
+    ] = None,
     out: Annotated[Path, typer.Option(help="where the trained models are written")] = Path("decoding/bundled"),
     run_dir: Annotated[Path, typer.Option(help="work directory: corpus, tokens, checkpoints; rerun to resume")] = Path(
         "runs/train"
     ),
     seed: Annotated[int, typer.Option(help="corpus split seed")] = 0,
+    phases: Annotated[
+        str | None, typer.Option(help="comma-separated subset of the recipe's phases (e.g. validator-a,validator-b)")
+    ] = None,
 ) -> None:
     """Rebuild the bundled models from the Python source on this machine (resumable)."""
-    from decoding.training.pipeline import _now, run_pipeline
+    from decoding.training.pipeline import _now, run_pipeline, select_phases
 
+    try:
+        chosen = select_phases(phases)
+    except ValueError as exc:
+        raise TrustcheckError(str(exc), hint="phases are listed in decoding/training/pipeline.py PHASES") from exc
+    minutes = budget_minutes if budget_minutes is not None else sum(p.minutes for p in chosen)
     results = run_pipeline(
-        run_dir, out, budget_minutes=budget_minutes, seed=seed, log=lambda m: typer.echo(f"[{_now()}] {m}", err=True)
+        run_dir,
+        out,
+        budget_minutes=minutes,
+        seed=seed,
+        phases=chosen,
+        log=lambda m: typer.echo(f"[{_now()}] {m}", err=True),
     )
     print(json.dumps(results, indent=1))
 
