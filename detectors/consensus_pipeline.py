@@ -159,8 +159,11 @@ def _rule_findings(source: Source, detectors: Sequence[Any] | None) -> list[Find
 
 
 def run_consensus(code: str, path: str, *, prompt: str = "", validators: Sequence[Any] = (),
-                  calibration: Calibration | None = None, language: str = "python") -> tuple[list[Finding], list[LineVerdict]]:
-    """The token-likelihood signal on existing code (for reviewing code written elsewhere)."""
+                  calibration: Calibration | None = None, language: str = "python",
+                  generator: Any = None) -> tuple[list[Finding], list[LineVerdict]]:
+    """The token-likelihood signal on existing code (for reviewing code written elsewhere); with
+    the model that wrote it (`generator`), also the log-likelihood ratio."""
     local, _ = load_validators(validators)
-    detector = ConsensusDetector(local, calibration, prompt=prompt)
+    gen_scores = load_scoring_model(generator, name="generator").score(code, prompt) if generator else None
+    detector = ConsensusDetector(local, calibration, prompt=prompt, generator=gen_scores)
     return detector.detect(Source(path, language, code.encode("utf-8"))), detector.last_verdicts

@@ -116,6 +116,11 @@ def test_cli_consensus_on_a_file(tmp_path, capsys):
           "--calibration", str(FIXTURE / "calibration.json"), "--format", "json"])
     report = json.loads(capsys.readouterr().out)
     assert [f["line"] for f in report["findings"] if f["detector"] == "consensus"] == [3]
+    main(["consensus", str(path), "--validator", str(FIXTURE / "clean-a"), "--validator", str(FIXTURE / "clean-b"),
+          "--calibration", str(FIXTURE / "calibration.json"), "--generator", str(FIXTURE / "generator"),
+          "--format", "json"])
+    flagged = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["detector"] == "consensus"]
+    assert [f["line"] for f in flagged] == [3] and flagged[0]["evidence"]["llr"] > 1
 
 
 @needs_fixture

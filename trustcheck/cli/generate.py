@@ -67,6 +67,7 @@ def consensus(
     prompt: Annotated[str, typer.Option("--prompt", help="The prompt the code was written for, when known.")] = "",
     validator: Annotated[list[str] | None, typer.Option("--validator", help="Validator model (repeatable) [default: the bundled validators].", show_default=False)] = None,
     calibration: Annotated[Path | None, typer.Option("--calibration", help="Calibration JSON [default: the bundled one].", show_default=False)] = None,
+    generator: Annotated[str | None, typer.Option("--generator", help="The local model that wrote the code, when known: adds the log-likelihood ratio.", show_default=False)] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="Report format: text, json, sarif.")] = "text",
     fail_on: Annotated[Severity, typer.Option("--fail-on", help="Exit 1 when a finding has at least this severity.")] = Severity.HIGH,
 ) -> int:
@@ -82,7 +83,8 @@ def consensus(
         raise TrustcheckError(f"cannot read {file}: {exc}") from None
     language = language_for(str(file), code[:200].encode()) or "python"
     findings, verdicts = run_consensus(code, str(file), prompt=prompt, validators=validator or DEFAULT_VALIDATORS,
-                                       calibration=load_calibration(calibration), language=language)
+                                       calibration=load_calibration(calibration), language=language,
+                                       generator=generator)
     _report(findings, format, stats={"lines_scored": len(verdicts)}, code=code)
     return _exit(findings, fail_on)
 
