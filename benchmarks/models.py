@@ -8,7 +8,9 @@ decoding/bundled/data-manifest.json (or read from runs/train/corpus when present
 Acceptance: greedy speculative decoding's output is the target's own greedy output, so we
 generate that once per prefix (KV cache) and replay the rounds: at each position the drafter
 proposes k tokens greedily; the accepted count is the longest prefix equal to the target's
-tokens; the target's next token is the bonus; the next round starts after it.
+tokens; the target's next token is the bonus; the next round starts after it. (Within a round
+the drafter's proposals equal its teacher-forced argmaxes on the target's tokens up to the first
+mismatch, so one drafter forward pass per prefix replays every round exactly.)
     acceptance = accepted drafted tokens / drafted tokens
 Parse rate: prefix + completion, cut after the last complete line at which the code is not
 inside an open bracket/string/block header, parses without tree-sitter ERROR/MISSING nodes,
@@ -69,24 +71,38 @@ def context_ids(tokenizer, head: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def greedy(model, ids: torch.Tensor, n: int, eos: int) -> list[int]:
-    out = model.generate(
-        ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False, eos_token_id=eos, pad_token_id=eos
-    )
-    return out[0, ids.shape[1] :].tolist()
+def greedy_batch(model, tokenizer, heads: list[str], n: int, batch: int = 10) -> list[list[int]]:
+    """The target's greedy continuations (up to n tokens, cut at EOS), left-padded batches with a KV cache."""
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    out: list[list[int]] = []
+    for i in range(0, len(heads), batch):
+        rows = [context_ids(tokenizer, h)[0].tolist() for h in heads[i : i + batch]]
+        width = max(map(len, rows))
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        gen = model.generate(
+            ids, attention_mask=mask, max_new_tokens=n, do_sample=False, eos_token_id=eos, pad_token_id=pad
+        )[:, width:].tolist()
+        for row in gen:
+            out.append(row[: row.index(eos) + 1] if eos in row else row)
+    return out
 
 
 @torch.no_grad()
-def replay_acceptance(drafter, ids: torch.Tensor, target_tokens: list[int], k: int, eos: int) -> tuple[int, int, int]:
-    """(drafted, accepted, rounds) of greedy speculative decoding that produces `target_tokens`."""
+def replay_acceptance(drafter, ids: torch.Tensor, target_tokens: list[int], k: int) -> tuple[int, int, int]:
+    """(drafted, accepted, rounds) of greedy speculative decoding that produces `target_tokens`.
+
+    A drafted token only counts while every earlier one in its round matched, so the drafter's
+    proposals in a round equal its teacher-forced argmaxes on the target's tokens: one forward
+    pass over context + target tokens gives every round.
+    """
+    full = torch.cat([ids, torch.tensor([target_tokens], dtype=ids.dtype)], dim=1)
+    argmax = drafter(input_ids=full).logits[0, ids.shape[1] - 1 : -1].argmax(-1).tolist()  # [len(target_tokens)]
     drafted = accepted = rounds = pos = 0
     while pos < len(target_tokens):
         k_now = min(k, len(target_tokens) - pos)
-        context = torch.cat([ids, torch.tensor([target_tokens[:pos]], dtype=ids.dtype)], dim=1)
-        proposal = greedy(drafter, context, k_now, eos)
-        proposal += [-1] * (k_now - len(proposal))  # drafter stopped at EOS: the rest counts as rejected
         n = 0
-        while n < k_now and proposal[n] == target_tokens[pos + n]:
+        while n < k_now and argmax[pos + n] == target_tokens[pos + n]:
             n += 1
         drafted, accepted, rounds = drafted + k_now, accepted + n, rounds + 1
         pos += n + 1  # accepted tokens + the target's bonus/correction token
@@ -162,10 +178,9 @@ def main() -> None:
     drafted = accepted = rounds = ok = 0
     t = time.perf_counter()
     prefixes = make_prefixes(texts, args.prefixes)
-    for head in prefixes:
-        ids = context_ids(tokenizer, head)
-        tokens = greedy(target, ids, args.new_tokens, eos)
-        d, a, r = replay_acceptance(drafter, ids, tokens, args.k, eos)
+    completions = greedy_batch(target, tokenizer, prefixes, args.new_tokens)
+    for head, tokens in zip(prefixes, completions):
+        d, a, r = replay_acceptance(drafter, context_ids(tokenizer, head), tokens, args.k)
         drafted, accepted, rounds = drafted + d, accepted + a, rounds + r
         ok += parses_ok(head, tokenizer.decode([x for x in tokens if x != eos]))
     acceptance = accepted / max(1, drafted)
