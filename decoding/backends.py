@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from decoding.protocols import GREEDY, Generation, OnToken, Sampling
 from decoding.trace import DecodeTrace

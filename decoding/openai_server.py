@@ -34,14 +34,14 @@ def completion_body(gen: Generation, chat: bool, want_logprobs: bool, tokenizer:
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     base = {"id": f"cmpl-{int(time.time() * 1000)}", "created": int(time.time()), "model": gen.model, "usage": usage}
     if chat:
-        logprobs = {"content": [{"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
+        logprobs: dict[str, Any] | None = {"content": [{"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
                                 for t, lp in pieces]} if want_logprobs else None
         choice = {"index": 0, "message": {"role": "assistant", "content": gen.text}, "finish_reason": "stop",
                   "logprobs": logprobs}
         return {**base, "object": "chat.completion", "choices": [choice]}
-    logprobs = {"tokens": [t for t, _ in pieces], "token_logprobs": [lp for _, lp in pieces],
+    text_lp: dict[str, Any] | None = {"tokens": [t for t, _ in pieces], "token_logprobs": [lp for _, lp in pieces],
                 "top_logprobs": None, "text_offset": []} if want_logprobs else None
-    choice = {"index": 0, "text": gen.text, "finish_reason": "stop", "logprobs": logprobs}
+    choice = {"index": 0, "text": gen.text, "finish_reason": "stop", "logprobs": text_lp}
     return {**base, "object": "text_completion", "choices": [choice]}
 
 

@@ -7,7 +7,7 @@ over several drafts needs a different acceptance scheme (SpecTr), not implemente
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

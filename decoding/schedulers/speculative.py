@@ -6,7 +6,7 @@ target's own greedy output; sampled output follows the target's (temperature/top
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from decoding.cache import CachedLM
+from decoding.drafters import ModelDrafter
 from decoding.fastlm import FastLM, supports
 from decoding.schedulers import speculative
-from decoding.drafters import ModelDrafter
 from decoding.verifiers import ModelVerifier
 
 

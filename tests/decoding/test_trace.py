@@ -8,8 +8,16 @@ import json
 import pytest
 from rich.console import Console
 
-from decoding.trace import (DecodeTrace, Round, acceptance_rate, efficiency_table, expected_tokens_per_round,
-                            speedup_bound, summarize, write_jsonl)
+from decoding.trace import (
+    DecodeTrace,
+    Round,
+    acceptance_rate,
+    efficiency_table,
+    expected_tokens_per_round,
+    speedup_bound,
+    summarize,
+    write_jsonl,
+)
 
 
 def test_expected_tokens_per_round():
