@@ -18,7 +18,7 @@ import tree_sitter
 from tree_sitter import Node
 
 from detectors.languages import RULE_LANGUAGES, grammar, parser
-from detectors.rules.helpers import FileContext, Predicate, compile_where
+from detectors.rules.helpers import FileContext, NamePattern, Predicate, compile_where
 from detectors.rules.model import Rule, load_rules
 from trustcheck.errors import TrustcheckError
 from trustcheck.findings import Finding
@@ -40,7 +40,7 @@ class _Group:
     pattern_text: tuple[int, ...]  # pattern index -> query-text index
     text_rules: tuple[tuple[int, ...], ...]  # query-text index -> rule indices
     lead_capture: tuple[str | None, ...]  # query-text index -> capture of the shared callee check
-    lead_names: tuple[re.Pattern[str] | None, ...]  # per rule: callee names it requires (prefilter)
+    lead_names: tuple[NamePattern | None, ...]  # per rule: callee names it requires (prefilter)
     requires: re.Pattern[bytes] | None = None
     anchor: re.Pattern[bytes] | None = None
     candidates: dict[tuple[int, str | None], tuple[int, ...]] = dataclasses.field(default_factory=dict)
@@ -150,7 +150,7 @@ def _make_group(language: str, members: list[Rule], gate: tuple[str | None, str 
     for i, rule in enumerate(members):
         text_rules[text_index[_normalise(rule.query)]].append(i)
     lead_capture: list[str | None] = []
-    lead_names: list[re.Pattern[str] | None] = [None] * len(members)
+    lead_names: list[NamePattern | None] = [None] * len(members)
     predicates: list[tuple[Predicate, ...]] = []
     for t, indices in enumerate(text_rules):  # split off the callee check where all leads agree on the capture
         captures = {leads[i][0] for i in indices if leads[i] is not None}  # type: ignore[index]
