@@ -134,3 +134,18 @@ def test_cli_consensus_calibrate_writes_a_loadable_calibration(tmp_path):
                  "--out", str(out)]) == 0
     cal = Calibration.load(out)
     assert cal.fpr == 0.1 and cal.lines > 10 and cal.stats_for(str(FIXTURE / "clean-a")) is not None
+
+
+def _bundled(*names: str) -> bool:
+    root = Path(__file__).resolve().parents[2] / "decoding" / "bundled"
+    return all((root / n / "model.safetensors").exists() for n in names)
+
+
+@pytest.mark.skipif(not _bundled("target", "drafter", "validator-a", "validator-b"), reason="bundled models not built")
+def test_bundled_generate_uses_the_trace_and_the_bundled_calibration():
+    from detectors.consensus import load_calibration
+
+    report = run_generate("def add(a, b):", max_new_tokens=8, independents=[], rule_detectors=[],
+                          calibration=load_calibration())
+    assert report.stats["inline_validators"] == ["bundled:validator-a", "bundled:validator-b"]
+    assert report.consensus_passes == 0 and report.stats["calibrated"]
