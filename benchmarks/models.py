@@ -163,6 +163,7 @@ def main() -> None:
             f"(card {loaded.card['eval']['ppl']}, {time.perf_counter() - t:.0f}s)"
         )
     before = models["drafter"].card.get("distillation", {}).get("ppl_before")
+    pre = None
     ckpt = args.run_dir / "ckpt" / "drafter" / "model.safetensors"
     if ckpt.is_file():  # recompute from the pre-distillation checkpoint when this machine trained it
         import copy
@@ -184,6 +185,18 @@ def main() -> None:
         drafted, accepted, rounds = drafted + d, accepted + a, rounds + r
         ok += parses_ok(head, tokenizer.decode([x for x in tokens if x != eos]))
     acceptance = accepted / max(1, drafted)
+    if ckpt.is_file():  # same rounds with the drafter before distillation, for comparison
+        pre_d = pre_a = 0
+        for head, tokens in zip(prefixes, completions):
+            d, a, _ = replay_acceptance(pre, context_ids(tokenizer, head), tokens, args.k)
+            pre_d, pre_a = pre_d + d, pre_a + a
+        print(f"acceptance with the drafter before distillation: {pre_a / max(1, pre_d):.3f}")
+    distinct = [len(set(t)) / max(1, len(t)) for t in completions]
+    print(
+        f"target completions: mean {np.mean([len(t) for t in completions]):.0f} tokens, "
+        f"distinct-token ratio {np.mean(distinct):.2f} (low = repetitive)"
+    )
+    print("sample completion:", repr(tokenizer.decode(completions[0])[:300]))
     print(
         f"{len(prefixes)} prefixes, k={args.k}: acceptance {acceptance:.3f}, "
         f"{(accepted + rounds) / max(1, rounds):.2f} tokens/round, parse ok {ok}/{len(prefixes)} "
