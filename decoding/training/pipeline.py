@@ -206,7 +206,7 @@ def export_model(
         "model_type": ARCHITECTURES[phase.arch][0],
         "parameters": count_parameters(model),
         "config": ARCHITECTURES[phase.arch][1],
-        "seed": phase.seed,
+        "seed": chain[0].seed,  # the initialisation seed; later phases' data seeds are in training.phases
         "date": _now(),
         "tokenizer": f"byte-level BPE, {len(tokenizer)} tokens, shared by all bundled models",
         "data": {
@@ -219,7 +219,10 @@ def export_model(
             "steps": sum(r["steps"] for r in trained),
             "tokens_seen": sum(r["tokens_seen"] for r in trained),
             "elapsed_s": round(sum(r["elapsed_s"] for r in trained), 1),
-            "phases": [{"name": p.name, "batch_size": p.batch_size, "lr": p.lr, **results[p.name]} for p in chain],
+            "phases": [
+                {"name": p.name, "seed": p.seed, "batch_size": p.batch_size, "lr": p.lr, **results[p.name]}
+                for p in chain
+            ],
             "batch_size": chain[0].batch_size,
             "seq_len": cfg.seq_len,
             "lr": chain[0].lr,
