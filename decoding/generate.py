@@ -132,7 +132,7 @@ def run_strategy(strategy: str, verifier: ModelVerifier, drafters: list[Any], pr
 
 def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any = "bundled:drafter",
                   validators: Sequence[Any] = (), strategy: str = "speculative", max_new_tokens: int = 128,
-                  k: int = 5, sampling: Sampling = GREEDY, confidence: float = 0.0,
+                  k: int = 4, sampling: Sampling = GREEDY, confidence: float = 0.0,
                   on_token: OnToken | None = None, calibrate: bool = True,
                   intermediate: Any = "bundled:validator-a") -> Generation:
     """Generate a continuation of `prompt` with the chosen strategy; validators score every token.
