@@ -86,7 +86,9 @@ def clear_cache() -> None:
 
 def _load_uncached(name_or_path: str, allow_download: bool, dtype: Any) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a bar per model load would garble the CLI's token stream
     source, is_local = resolve(name_or_path)
     options = {"local_files_only": is_local or not allow_download, "trust_remote_code": False}
     try:
