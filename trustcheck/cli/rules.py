@@ -1,4 +1,4 @@
-"""`trustcheck rules list | show ID | test [DIR...]`: browse and check rule packs."""
+"""`trustcheck rules list | show ID | test [DIR...] | docs`: browse, check and document rule packs."""
 
 from __future__ import annotations
 
@@ -96,10 +96,33 @@ def test_rule_dirs(
         raise typer.Exit(ExitCode.FINDINGS)
 
 
+def rule_docs(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the markdown pages.")] = Path("docs/rules"),
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 listing stale, missing or extra pages.")] = False,
+    rule_dir: Annotated[list[Path] | None, typer.Option("--rules", help="Rule folder(s) instead of the shipped pack.")] = None,
+) -> None:
+    """Generate the rule reference (one page per rule plus README.md) from the rule YAML."""
+    from detectors.rules.docs import check_rule_docs, write_rule_docs
+
+    rules = _load(rule_dir)
+    if check:
+        problems = check_rule_docs(rules, out)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{out} is out of date ({len(problems)} pages); run `trustcheck rules docs --out {out}`")
+            raise typer.Exit(ExitCode.FINDINGS)
+        print(f"{out} is up to date ({len(rules)} rules)")
+        return
+    changed = write_rule_docs(rules, out)
+    print(f"{len(rules)} rules documented in {out} ({len(changed)} pages changed)")
+
+
 def register(app: typer.Typer) -> None:
     """Add the `rules` command group to the root app."""
-    rules_app = typer.Typer(help="List, show and test rules.", no_args_is_help=True)
+    rules_app = typer.Typer(help="List, show, test and document rules.", no_args_is_help=True)
     rules_app.command("list")(list_rules)
     rules_app.command("show")(show_rule)
     rules_app.command("test")(test_rule_dirs)
+    rules_app.command("docs")(rule_docs)
     app.add_typer(rules_app, name="rules")
