@@ -16,13 +16,13 @@ def report_github(result: Any, ctx: Any = None) -> str:
     """Render a ScanResult as workflow-command lines (errors of the scan as `::error` too)."""
     out = [annotation(f) for f in sorted(result.findings, key=lambda f: (f.path, f.line, f.rule_id))]
     for error in getattr(result, "errors", []) or []:
-        path = _escape_property(_rel(str(getattr(error, "path", ""))))
+        path = _escape_property(workspace_path(str(getattr(error, "path", ""))))
         out.append(f"::error file={path},title=trustcheck could not scan::{_escape_data(str(getattr(error, 'message', error)))}")
     return "".join(line + "\n" for line in out)
 
 
 def annotation(f: Finding) -> str:
-    props = [f"file={_escape_property(_rel(f.path))}", f"line={f.line}"]
+    props = [f"file={_escape_property(workspace_path(f.path))}", f"line={f.line}"]
     if f.end_line and f.end_line != f.line:
         props.append(f"endLine={f.end_line}")
     else:  # columns are only honoured on single-line annotations
@@ -38,9 +38,10 @@ def in_github_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
-def _rel(path: str) -> str:
+def workspace_path(path: str) -> str:
     """The path as GitHub names it: relative to GITHUB_WORKSPACE (the checkout) when that is set,
-    so a run from a subfolder still points at the right file; else relative to the cwd."""
+    so a run from a subfolder still points at the right file; else relative to the cwd. Shared by
+    the annotation and markdown (PR comment) reporters."""
     workspace = os.environ.get("GITHUB_WORKSPACE")
     try:
         if workspace:

@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from trustcheck.findings import Finding, Severity
+from trustcheck.reporters.github import workspace_path
 
 MARKER = "<!-- trustcheck-report -->"  # lets a workflow find and update its previous comment
 FOOTER = ("base", "head", "changed_files", "files", "lines", "baselined", "suppressed", "seconds")  # stats shown
@@ -38,7 +39,7 @@ def report_markdown(result: Any, ctx: Any = None) -> str:
         lines += ["", "</details>"]
     if errors:
         lines += ["", f"<details><summary>Files that could not be scanned ({len(errors)})</summary>", ""]
-        lines += [f"- `{_rel(getattr(e, 'path', '?'))}`: {_cell(str(getattr(e, 'message', e)))}" for e in errors]
+        lines += [f"- `{workspace_path(getattr(e, 'path', '?'))}`: {_cell(str(getattr(e, 'message', e)))}" for e in errors]
         lines += ["", "</details>"]
     stats = getattr(result, "stats", None) or {}
     summary = ", ".join(f"{k.replace('_', ' ')}: {stats[k]}" for k in FOOTER if k in stats)
@@ -52,29 +53,13 @@ def _linker() -> Any:
     repo, sha = os.environ.get("GITHUB_REPOSITORY"), os.environ.get("GITHUB_SHA")
 
     def link(path: str, line: int) -> str:
-        rel = _rel(path)
+        rel = workspace_path(path)
         text = f"`{rel}:{line}`"
         if repo and sha:
             return f"[{text}]({server.rstrip('/')}/{repo}/blob/{sha}/{_url_path(rel)}#L{line})"
         return text
 
     return link
-
-
-def _rel(path: str) -> str:
-    """The path as GitHub names it: relative to GITHUB_WORKSPACE (the checkout) when that is set,
-    so a run from a subfolder still points at the right file; else relative to the cwd."""
-    workspace = os.environ.get("GITHUB_WORKSPACE")
-    try:
-        if workspace:
-            rel = os.path.relpath(os.path.abspath(path), workspace)
-            if not rel.startswith(".."):
-                path = rel
-        elif os.path.isabs(path):
-            path = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        pass
-    return path.replace(os.sep, "/")
 
 
 def _url_path(path: str) -> str:
