@@ -190,7 +190,7 @@ def token_spans(tokenizer: Any, tokens: list[int]) -> tuple[list[str], list[int]
     scores to lines. texts concatenate to the text exactly; a multi-byte character split across
     tokens belongs to the token that completes it."""
     final = tokenizer.decode(tokens, skip_special_tokens=True)
-    offsets = []
+    offsets: list[int] = []
     for i in range(len(tokens)):
         prefix = tokenizer.decode(tokens[:i], skip_special_tokens=True) if i else ""
         n = min(len(prefix), len(final))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 from tree_sitter import Language, Parser
 

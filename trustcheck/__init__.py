@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from trustcheck.findings import Finding
 
 
-def check(code: str | bytes, language: str = "python", *, path: str = "<string>") -> "list[Finding]":
+def check(code: str | bytes, language: str = "python", *, path: str = "<string>") -> list[Finding]:
     """Run the rule pack on a string of code (for inference-time filtering); returns findings.
 
     Raises TrustcheckError for an unknown language.

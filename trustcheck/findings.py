@@ -56,7 +56,7 @@ class Finding:
     evidence: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
     fingerprint: str = ""
 
-    def with_fingerprint(self, occurrence: int = 0) -> "Finding":
+    def with_fingerprint(self, occurrence: int = 0) -> Finding:
         """Return a copy whose fingerprint is stable across runs and line shifts: rule, path and
         the whitespace-normalised snippet, plus the index among identical ones in the file."""
         normalised = " ".join(self.snippet.split())
@@ -70,7 +70,7 @@ class Finding:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
         fields = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in fields}
         kwargs["severity"] = Severity(kwargs["severity"])
