@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from trustcheck.cli import main
 
-HELPER = '''
-def total_{i}(items):
-    """Sum the sizes."""
-    result = 0
-    for item in items:
-        if item.size > {i}:
-            result += item.size
-    return result
-
+LABEL = '''
 
 def label_{i}(item, prefix="x"):
     return prefix + "-" + str(item)
@@ -35,18 +28,24 @@ def reconnect():
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def helper(total_function: Callable[..., str]) -> Callable[[int], str]:
+    """`helper(i)`: a small clean module (total_{i} and label_{i})."""
+    return lambda i: total_function(i) + LABEL.format(i=i)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, helper: Callable[[int], str]) -> Path:
     (tmp_path / ".git").mkdir()
     for i in range(10):
-        (tmp_path / f"m{i}.py").write_text(HELPER.format(i=i))
+        (tmp_path / f"m{i}.py").write_text(helper(i))
     return tmp_path
 
 
-def test_fit_then_score_json(repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+def test_fit_then_score_json(repo: Path, helper: Callable[[int], str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(repo)
     assert main(["anomaly", "fit", ".", "--model", "isolation-forest"]) == 0
     assert (repo / ".trustcheck" / "anomaly" / "baseline.json").is_file()
-    (repo / "new.py").write_text(HELPER.format(i=50) + BACKDOOR)
+    (repo / "new.py").write_text(helper(50) + BACKDOOR)
     capsys.readouterr()
     code = main(["anomaly", "score", "new.py", "--format", "json"])
     findings = json.loads(capsys.readouterr().out)["findings"]
@@ -54,11 +53,11 @@ def test_fit_then_score_json(repo: Path, capsys: pytest.CaptureFixture[str], mon
     assert code in (0, 1)  # 1 only when a finding reaches --fail-on (high)
 
 
-def test_score_text_and_custom_out(repo: Path, tmp_path_factory: pytest.TempPathFactory,
+def test_score_text_and_custom_out(repo: Path, helper: Callable[[int], str], tmp_path_factory: pytest.TempPathFactory,
                                    capsys: pytest.CaptureFixture[str]):
     out = tmp_path_factory.mktemp("baseline")
     assert main(["anomaly", "fit", str(repo), "--model", "lof", "--out", str(out)]) == 0
-    (repo / "new.py").write_text(HELPER.format(i=50) + BACKDOOR)
+    (repo / "new.py").write_text(helper(50) + BACKDOOR)
     capsys.readouterr()
     main(["anomaly", "score", str(repo / "new.py"), "--baseline", str(out), "--fail-on", "critical"])
     text = capsys.readouterr().out
@@ -84,9 +83,9 @@ def test_clear_errors(repo: Path, tmp_path_factory: pytest.TempPathFactory, caps
     assert main(["anomaly", "fit", str(repo), "--model", "nope"]) == 2
 
 
-def test_stale_baseline_warns(repo: Path, capsys: pytest.CaptureFixture[str]):
+def test_stale_baseline_warns(repo: Path, helper: Callable[[int], str], capsys: pytest.CaptureFixture[str]):
     assert main(["anomaly", "fit", str(repo / "m0.py").replace("m0.py", "")]) == 0
-    (repo / "m3.py").write_text(HELPER.format(i=33))
+    (repo / "m3.py").write_text(helper(33))
     capsys.readouterr()
     main(["anomaly", "score", str(repo / "m1.py")])
     assert "stale" in capsys.readouterr().err

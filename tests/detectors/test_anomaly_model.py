@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,19 +34,7 @@ def refresh_cache(entries):
 '''
 
 
-def clean_module(i: int) -> str:
-    """Ordinary, similar code: small data helpers with docstrings, loops and returns."""
-    return f'''"""Helpers for records of kind {i}."""
-
-
-def total_{i}(items):
-    """Sum the sizes of the items."""
-    result = 0
-    for item in items:
-        if item.size > {i}:
-            result += item.size
-    return result
-
+_REST = '''
 
 def names_{i}(items, prefix="n{i}"):
     """Names of the items, prefixed."""
@@ -69,8 +58,18 @@ class Record{i}:
 '''
 
 
+@pytest.fixture(scope="session")
+def clean_module(total_function: Callable[..., str]) -> Callable[[int], str]:
+    """`clean_module(i)`: ordinary, similar code: small data helpers with docstrings, loops and returns."""
+
+    def render(i: int) -> str:
+        return f'"""Helpers for records of kind {i}."""\n\n' + total_function(i, "Sum the sizes of the items.") + _REST.format(i=i)
+
+    return render
+
+
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def repo(tmp_path_factory: pytest.TempPathFactory, clean_module: Callable[[int], str]) -> Path:
     root = tmp_path_factory.mktemp("repo")
     (root / ".git").mkdir()
     for i in range(12):
@@ -85,7 +84,7 @@ def detector(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> AnomalyDet
     return AnomalyDetector(baseline)
 
 
-def test_injected_exfiltration_ranks_top(detector: AnomalyDetector):
+def test_injected_exfiltration_ranks_top(detector: AnomalyDetector, clean_module: Callable[[int], str]):
     source = Source("new.py", "python", (clean_module(99) + EXFILTRATION).encode())
     scored = detector.score_units(source)
     top = max(scored, key=lambda s: s[1])
@@ -101,11 +100,11 @@ def test_injected_exfiltration_ranks_top(detector: AnomalyDetector):
     assert reasons[0]["feature"] in finding.message
 
 
-def test_clean_code_like_the_baseline_is_not_reported(detector: AnomalyDetector):
+def test_clean_code_like_the_baseline_is_not_reported(detector: AnomalyDetector, clean_module: Callable[[int], str]):
     assert detector.detect(Source("more.py", "python", clean_module(7).encode())) == []
 
 
-def test_round_trip_without_pickle_gives_identical_scores(repo: Path, detector: AnomalyDetector):
+def test_round_trip_without_pickle_gives_identical_scores(repo: Path, detector: AnomalyDetector, clean_module: Callable[[int], str]):
     directory = repo / ".trustcheck" / "anomaly"
     with zipfile.ZipFile(directory / "features.npz") as archive:
         assert archive.namelist() == ["features.npy"]
@@ -119,7 +118,7 @@ def test_round_trip_without_pickle_gives_identical_scores(repo: Path, detector: 
     assert [s for _, s, _ in reloaded.score_units(source)] == [s for _, s, _ in detector.score_units(source)]
 
 
-def test_score_functions_only_scores_changed_lines(detector: AnomalyDetector):
+def test_score_functions_only_scores_changed_lines(detector: AnomalyDetector, clean_module: Callable[[int], str]):
     source = Source("new.py", "python", (clean_module(3) + EXFILTRATION).encode())
     line = source.text.splitlines().index("def refresh_cache(entries):") + 1
     assert detector.score_functions(source, [(line + 2, line + 2)])
@@ -158,7 +157,7 @@ def test_too_little_code_is_a_clear_error(tmp_path: Path):
 
 
 @pytest.mark.parametrize("kind", ["lof", "ocsvm"])
-def test_alternative_models_rank_the_backdoor_top(repo: Path, kind: str):
+def test_alternative_models_rank_the_backdoor_top(repo: Path, kind: str, clean_module: Callable[[int], str]):
     detector = AnomalyDetector(fit_baseline(repo, model=kind))
     scored = detector.score_units(Source("new.py", "python", (clean_module(42) + EXFILTRATION).encode()))
     assert max(scored, key=lambda s: s[1])[0].name == "refresh_cache"
