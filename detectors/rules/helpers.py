@@ -96,7 +96,7 @@ class NamePattern:
     given file, and compiling every pattern of the pack up front was most of a one-file scan's
     start-up. Translated globs always compile, so deferring loses no load-time validation."""
 
-    __slots__ = ("source", "_compiled")
+    __slots__ = ("_compiled", "source")
 
     def __init__(self, source: str):
         self.source = source
