@@ -82,6 +82,17 @@ PHASES = (
     Phase(
         "validator-b", "validator-b", "validator-b", seed=4, lr=2e-3, minutes=9.0, export="validator-b", batch_size=8
     ),
+    # Second round, on idle cores (`--phases target-2,drafter-2,validator-a-2,validator-b-2`): every
+    # model continues from its round-one weights with a short re-warmup, then the drafter is
+    # distilled again towards the stronger target.
+    Phase("target-2", "target", "target", seed=7, lr=1e-3, minutes=50.0, export="target",
+          init_from="target-continue", batch_size=8, warmup_steps=30),
+    Phase("drafter-2", "drafter", "target", seed=8, lr=1e-3, minutes=12.0, export="drafter",
+          init_from="drafter-distill", teacher="target-2", batch_size=8, warmup_steps=20),
+    Phase("validator-a-2", "validator-a", "validator-a", seed=9, lr=1.5e-3, minutes=14.0, export="validator-a",
+          init_from="validator-a", batch_size=8, warmup_steps=30),
+    Phase("validator-b-2", "validator-b", "validator-b", seed=10, lr=1.5e-3, minutes=14.0, export="validator-b",
+          init_from="validator-b", batch_size=8, warmup_steps=30),
 )
 RECIPE_MINUTES = sum(p.minutes for p in PHASES)
 
@@ -234,7 +245,7 @@ def export_model(
         "eval": {"shard": "eval", **{k: res[k] for k in ("loss", "ppl", "tokens")}},
     }
     if phase.teacher and phase.init_from:
-        before = results[phase.init_from]
+        before = results[[p for p in chain if not p.teacher][-1].name]  # the drafter before any distillation
         card["distillation"] = {
             "teacher": phase.teacher,
             "method": "KL(target || drafter) + 0.1 CE",

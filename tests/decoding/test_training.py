@@ -197,7 +197,7 @@ def test_recipe_phases_refer_only_to_earlier_phases():
         assert {phase.init_from, phase.teacher} - {None} <= seen, phase.name
         seen.add(phase.name)
     exported = [p.export for p in PHASES if p.export]
-    assert sorted(exported) == ["drafter", "target", "validator-a", "validator-b"]
+    assert sorted(set(exported)) == ["drafter", "target", "validator-a", "validator-b"]
     assert [p.name for p in select_phases("validator-b,validator-a")] == ["validator-a", "validator-b"]
     with pytest.raises(ValueError):
         select_phases("nope")
