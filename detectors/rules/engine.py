@@ -225,12 +225,13 @@ class RuleDetector:
                         continue
                     if group.lead_names[index] is not None and not caps.get(capture or ""):
                         continue
+                    ctx.evidence = None
                     if not all(p(ctx, caps) for p in group.predicates[index]):
                         continue
                     seen.add(key)
                     if lines is None:
                         lines = content.split(b"\n")
-                    findings.append(_finding(rule, source.path, node, lines))
+                    findings.append(_finding(rule, source.path, node, lines, ctx.evidence))
         findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
         return findings
 
@@ -259,7 +260,10 @@ def _matches(group: _Group, root: Node, content: bytes) -> Iterable[tuple[int, d
     return out
 
 
-def _finding(rule: Rule, path: str, node: Node, lines: list[bytes]) -> Finding:
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _finding(rule: Rule, path: str, node: Node, lines: list[bytes], evidence: dict[str, object] | None = None) -> Finding:
     (row, col), (end_row, end_col) = node.start_point, node.end_point
     first = lines[row] if row < len(lines) else b""
     last = lines[end_row] if end_row < len(lines) else b""
@@ -270,7 +274,7 @@ def _finding(rule: Rule, path: str, node: Node, lines: list[bytes]) -> Finding:
         detector="rules",
         severity=rule.severity,
         confidence=rule.confidence,
-        message=rule.message,
+        message=_PLACEHOLDER.sub(lambda m: str(evidence.get(m[1], m[0])), rule.message) if evidence else rule.message,
         path=path,
         line=row + 1,
         column=len(first[:col].decode("utf-8", errors="replace")) + 1,
@@ -278,6 +282,7 @@ def _finding(rule: Rule, path: str, node: Node, lines: list[bytes]) -> Finding:
         end_column=len(last[:end_col].decode("utf-8", errors="replace")) + 1,
         cwe=rule.cwe,
         snippet=snippet,
+        evidence=evidence or {},
     )
 
 

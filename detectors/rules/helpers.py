@@ -17,6 +17,7 @@ from tree_sitter import Node
 
 from detectors.rules.generic import CALL_FUNCTION_FIELDS, GenericFile
 from detectors.rules.python_dataflow import UNKNOWN, PythonFile
+from detectors.rules.typosquat import typosquat_helper
 from trustcheck.errors import TrustcheckError
 
 Captures = dict[str, list[Node]]
@@ -40,6 +41,7 @@ class FileContext:
         self._resolver: PythonFile | GenericFile | None = None
         self._call_names: set[str] | None = None
         self._text: str | None = None
+        self.evidence: dict[str, Any] | None = None  # what a helper found (typosquat), for the finding
 
     @property
     def resolver(self) -> PythonFile | GenericFile:
@@ -454,6 +456,7 @@ HELPERS: dict[str, Callable[[Any, str], Predicate]] = {
     "not_inside": _not_inside,
     "contains": _contains,
     "file_has": _file_has,
+    "typosquat": typosquat_helper,
     "not": _not,
     "any": _any,
     "all": _all,
