@@ -12,7 +12,7 @@ import bisect
 import dataclasses
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import tree_sitter
 from tree_sitter import Node
@@ -20,6 +20,7 @@ from tree_sitter import Node
 from detectors.languages import RULE_LANGUAGES, grammar, parser
 from detectors.rules.helpers import FileContext, NamePattern, Predicate, compile_where
 from detectors.rules.model import Rule, load_rules
+from detectors.rules.prefilter import prefilter
 from trustcheck.errors import TrustcheckError
 from trustcheck.findings import Finding
 from trustcheck.sources import Source
@@ -43,6 +44,8 @@ class _Group:
     lead_names: tuple[NamePattern | None, ...]  # per rule: callee names it requires (prefilter)
     requires: re.Pattern[bytes] | None = None
     anchor: re.Pattern[bytes] | None = None
+    requires_may: Callable[[bytes], bool] | None = None  # False: `requires` cannot match (prefilter.py)
+    anchor_may: Callable[[bytes], bool] | None = None  # False: `anchor` cannot match
     candidates: dict[tuple[int, str | None], tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
     def rules_for(self, text: int, name: str | None) -> tuple[int, ...]:
@@ -161,11 +164,12 @@ def _make_group(language: str, members: list[Rule], gate: tuple[str | None, str 
         if lead is not None and lead_capture[text_index[_normalise(rule.query)]] == lead[0]:
             lead_names[i] = name_regex(lead[1])  # a prefilter: the full helper list still runs
         predicates.append(tuple(compiled))
-    requires, anchor = gate
+    requires = re.compile(gate[0].encode()) if gate[0] else None
+    anchor = re.compile(gate[1].encode()) if gate[1] else None
     return _Group(
         query, tuple(members), tuple(predicates), pattern_text, tuple(tuple(x) for x in text_rules),
-        tuple(lead_capture), tuple(lead_names),
-        re.compile(requires.encode()) if requires else None, re.compile(anchor.encode()) if anchor else None,
+        tuple(lead_capture), tuple(lead_names), requires, anchor,
+        prefilter(requires) if requires else None, prefilter(anchor) if anchor else None,
     )
 
 
@@ -205,7 +209,9 @@ class RuleDetector:
         seen: set[tuple[str, int, int]] = set()
         lines: list[bytes] | None = None
         for group in groups:
-            if group.requires is not None and not group.requires.search(content):
+            if group.requires is not None and not (
+                (group.requires_may is None or group.requires_may(content)) and group.requires.search(content)
+            ):
                 continue
             for pattern, caps in _matches(group, tree.root_node, content):
                 match = caps.get("match")
@@ -244,6 +250,8 @@ def _matches(group: _Group, root: Node, content: bytes) -> Iterable[tuple[int, d
     spots where its anchor regex matches (one small cursor run per spot; none if no spot)."""
     if group.anchor is None:
         return tree_sitter.QueryCursor(group.query).matches(root)
+    if group.anchor_may is not None and not group.anchor_may(content):
+        return []  # no spot: the anchor regex cannot match this file
     spots: list[list[int]] = []
     for found in group.anchor.finditer(content):
         if spots and found.start() <= spots[-1][1]:

@@ -1,0 +1,105 @@
+"""Cheap file-level rejects for a rule's `requires`/`anchor` regex.
+
+Python's `re` scans a file byte by byte for an alternation such as `ssh|aws|netrc|...`; over the
+stdlib each anchor regex cost 0.1-0.2 CPU-s, most of it on files where it never matches. Every
+match of such a regex contains one of a few literals, and `literal in content` runs at memchr
+speed, so a file holding none of them is skipped without running the regex. The check is only
+ever a necessary condition: when in doubt the regex runs as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+try:  # the regex parser behind `re` (public as sre_parse before 3.11)
+    from re import _parser as _sre  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - older Pythons
+    import sre_parse as _sre  # type: ignore[no-redef]
+
+_NON_ASCII = "non-ascii"  # marker: every match holds a byte >= 0x80
+Required = list[bytes] | str  # any of these literals, or _NON_ASCII
+
+
+def prefilter(pattern: re.Pattern[bytes]) -> Callable[[bytes], bool] | None:
+    """A test that is False only for contents `pattern` cannot match anywhere; None when no
+    such test is known (then the caller runs the regex)."""
+    if pattern.flags & (re.LOCALE | re.VERBOSE):
+        return None
+    try:
+        parsed = _sre.parse(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+    except Exception:  # noqa: BLE001 - an unusual pattern simply gets no prefilter
+        return None
+    required = _sequence(list(parsed))
+    if required is None:
+        return None
+    if isinstance(required, str):  # _NON_ASCII
+        return lambda content: not content.isascii()
+    literals = tuple(required)
+    if pattern.flags & re.IGNORECASE:  # bytes patterns fold ASCII only, as bytes.lower() does
+        lowered = tuple(lit.lower() for lit in literals)
+        return lambda content: any(lit in content.lower() for lit in lowered)
+    if len(literals) == 1:
+        literal = literals[0]
+        return lambda content: literal in content
+    return lambda content: any(lit in content for lit in literals)
+
+
+def _sequence(items: list[tuple[object, object]]) -> Required | None:
+    """What every match of this sequence of regex items must contain: the best of its literal
+    runs and of its required sub-patterns (all of them are required, so any one will do)."""
+    options: list[Required] = []
+    run = bytearray()
+    for op, av in items:
+        if op is _sre.LITERAL:
+            run.append(av)  # type: ignore[arg-type]
+            continue
+        if run:
+            options.append([bytes(run)])
+            run = bytearray()
+        inner: Required | None = None
+        if op is _sre.BRANCH:
+            inner = _branch(av[1])  # type: ignore[index]
+        elif op is _sre.SUBPATTERN and not av[1] and not av[2]:  # type: ignore[index]  # a group without flag changes
+            inner = _sequence(list(av[3]))  # type: ignore[index]
+        elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and av[0] >= 1:  # type: ignore[index]
+            inner = _sequence(list(av[2]))  # type: ignore[index]
+        elif op is _sre.IN and _all_non_ascii(av):  # type: ignore[arg-type]
+            inner = _NON_ASCII
+        if inner is not None:
+            options.append(inner)
+    if run:
+        options.append([bytes(run)])
+    if not options:
+        return None
+    literal_options = [o for o in options if not isinstance(o, str)]
+    if not literal_options:
+        return _NON_ASCII
+    return max(literal_options, key=lambda o: min(len(lit) for lit in o))
+
+
+def _branch(branches: list[object]) -> Required | None:
+    """Any branch may match: the union of each branch's requirement (unknown if one is)."""
+    literals: list[bytes] = []
+    for branch in branches:
+        required = _sequence(list(branch))  # type: ignore[call-overload]
+        if required is None or isinstance(required, str):
+            return None  # unknown, or "any non-ASCII byte" mixed with literals: keep it simple
+        literals.extend(required)
+    return literals
+
+
+def _all_non_ascii(items: list[tuple[object, object]]) -> bool:
+    """Whether a character class matches only bytes >= 0x80."""
+    if not items:
+        return False
+    for op, av in items:
+        if op is _sre.RANGE:
+            if av[0] < 0x80:  # type: ignore[index]
+                return False
+        elif op is _sre.LITERAL:
+            if av < 0x80:  # type: ignore[operator]
+                return False
+        else:  # NEGATE, CATEGORY, ...
+            return False
+    return True

@@ -1,0 +1,55 @@
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors.rules.prefilter import prefilter
+
+PATTERNS = [
+    rb"ssh|aws|cron\.|Login Data",
+    rb"(?i)powershell|pwsh",
+    rb"0\.0\.0\.0|['\"]::['\"]",
+    rb"[\x80-\xff]+",
+    rb"\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]",
+    rb"\beval\b|Function",
+    rb"(net\.Socket|connect)[\s\S]*\.pipe\(",
+    rb"(?:ab)+c",
+    rb"writeFile(Sync)?\(",
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "content", "may"),
+    [
+        (rb"ssh|aws", b"import os\n", False),
+        (rb"ssh|aws", b"x = '~/.aws/credentials'", True),
+        (rb"(?i)powershell|pwsh", b"PowerShell -enc", True),
+        (rb"(?i)powershell|pwsh", b"bash -c", False),
+        (rb"[\x80-\xff]+", "caf\u00e9".encode(), True),
+        (rb"[\x80-\xff]+", b"cafe", False),
+    ],
+)
+def test_rejects_only_files_without_a_required_literal(pattern: bytes, content: bytes, may: bool) -> None:
+    check = prefilter(re.compile(pattern))
+    assert check is not None
+    assert check(content) is may
+
+
+@pytest.mark.parametrize("pattern", [rb"[2-7][0-9a-f]{4}", rb".*", rb"(?i:abc)|d", rb"a?b?"])
+def test_no_prefilter_when_no_literal_is_required(pattern: bytes) -> None:
+    assert prefilter(re.compile(pattern)) is None
+
+
+ALPHABET = st.sampled_from([b"a", b"b", b"c", b"s", b"h", b"w", b"A", b"W", b"S", b".", b"'", b":", b"0",
+                            b"\xe2", b"\x80", b"\xab", b"\x81", b"\xa7", b"pwsh", b"POWERSHELL", b"connect",
+                            b".pipe(", b"eval", b"ssh", b"writeFile(", b"Function", b" "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PATTERNS), st.lists(ALPHABET, max_size=30).map(b"".join))
+def test_prefilter_never_rejects_a_file_the_regex_matches(pattern: bytes, content: bytes) -> None:
+    regex = re.compile(pattern)
+    check = prefilter(regex)
+    if regex.search(content) is not None:
+        assert check is None or check(content)
