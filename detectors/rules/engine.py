@@ -28,6 +28,25 @@ from trustcheck.sources import Source
 MAX_SNIPPET_LINES = 8
 
 
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclasses.dataclass(frozen=True)
+class _LeadNames:
+    """A rule's required callee names, split for speed: exact names as a set (most are exact:
+    `pickle.loads`), the glob patterns (`os.*`) as one lazily compiled regex."""
+
+    exact: frozenset[str]
+    globs: NamePattern | None
+
+    @classmethod
+    def of(cls, patterns: tuple[str, ...]) -> _LeadNames:
+        from detectors.rules.helpers import name_regex
+
+        globs = tuple(p for p in patterns if _GLOB_CHARS.search(p))
+        return cls(frozenset(p for p in patterns if not _GLOB_CHARS.search(p)), name_regex(globs) if globs else None)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Group:
     """Rules compiled into one query. Rules with identical query text share its patterns, so a
@@ -41,7 +60,8 @@ class _Group:
     pattern_text: tuple[int, ...]  # pattern index -> query-text index
     text_rules: tuple[tuple[int, ...], ...]  # query-text index -> rule indices
     lead_capture: tuple[str | None, ...]  # query-text index -> capture of the shared callee check
-    lead_names: tuple[NamePattern | None, ...]  # per rule: callee names it requires (prefilter)
+    lead_names: tuple[_LeadNames | None, ...]  # per rule: callee names it requires (prefilter)
+    text_globs: tuple[NamePattern | None, ...]  # query-text index -> union of its rules' glob leads
     requires: re.Pattern[bytes] | None = None
     anchor: re.Pattern[bytes] | None = None
     requires_may: Callable[[bytes], bool] | None = None  # False: `requires` cannot match (prefilter.py)
@@ -52,10 +72,13 @@ class _Group:
         """Rule indices of query text `text` whose leading callee check accepts `name`."""
         key = (text, name)
         found = self.candidates.get(key)
-        if found is None:
+        if found is None:  # once per distinct name: one set lookup per rule, at most one regex per glob rule
+            union = self.text_globs[text]
+            glob_hit = name is not None and union is not None and union.match(name) is not None
             found = tuple(
                 i for i in self.text_rules[text]
-                if self.lead_names[i] is None or (name is not None and self.lead_names[i].match(name) is not None)  # type: ignore[union-attr]
+                if (lead := self.lead_names[i]) is None or (name is not None and (
+                    name in lead.exact or (glob_hit and lead.globs is not None and lead.globs.match(name) is not None)))
             )
             self.candidates[key] = found
         return found
@@ -153,7 +176,7 @@ def _make_group(language: str, members: list[Rule], gate: tuple[str | None, str 
     for i, rule in enumerate(members):
         text_rules[text_index[_normalise(rule.query)]].append(i)
     lead_capture: list[str | None] = []
-    lead_names: list[NamePattern | None] = [None] * len(members)
+    lead_names: list[_LeadNames | None] = [None] * len(members)
     predicates: list[tuple[Predicate, ...]] = []
     for t, indices in enumerate(text_rules):  # split off the callee check where all leads agree on the capture
         captures = {leads[i][0] for i in indices if leads[i] is not None}  # type: ignore[index]
@@ -162,13 +185,18 @@ def _make_group(language: str, members: list[Rule], gate: tuple[str | None, str 
         compiled = compile_where(rule.where, language)
         lead = leads[i]
         if lead is not None and lead_capture[text_index[_normalise(rule.query)]] == lead[0]:
-            lead_names[i] = name_regex(lead[1])  # a prefilter: the full helper list still runs
+            lead_names[i] = _LeadNames.of(lead[1])  # a prefilter: the full helper list still runs
         predicates.append(tuple(compiled))
+
+    def text_globs(t: int) -> NamePattern | None:
+        globs = tuple(p for i in text_rules[t] if lead_names[i] is not None for p in leads[i][1] if _GLOB_CHARS.search(p))  # type: ignore[index]
+        return name_regex(tuple(dict.fromkeys(globs))) if globs else None
+
     requires = re.compile(gate[0].encode()) if gate[0] else None
     anchor = re.compile(gate[1].encode()) if gate[1] else None
     return _Group(
         query, tuple(members), tuple(predicates), pattern_text, tuple(tuple(x) for x in text_rules),
-        tuple(lead_capture), tuple(lead_names), requires, anchor,
+        tuple(lead_capture), tuple(lead_names), tuple(text_globs(t) for t in range(len(texts))), requires, anchor,
         prefilter(requires) if requires else None, prefilter(anchor) if anchor else None,
     )
 
