@@ -83,6 +83,26 @@ def _block_contains(rhs: Node, use: Node) -> bool:
     return block.start_byte <= use.start_byte < block.end_byte
 
 
+def _with_target_value(use: Node, name: str) -> Node | None:
+    """The value bound by an enclosing `with VALUE as name:` (so `sct.grab` inside
+    `with mss.mss() as sct:` resolves to `mss.mss().grab`), or None. Stops at a function scope."""
+    parent = use.parent
+    while parent is not None and parent.type not in _SCOPES:
+        if parent.type == "with_statement":
+            for clause in parent.named_children:
+                if clause.type != "with_clause":
+                    continue
+                for item in clause.named_children:
+                    pattern = item.named_children[0] if item.named_child_count else None
+                    if pattern is None or pattern.type != "as_pattern":
+                        continue
+                    target = pattern.child_by_field_name("alias")
+                    if target is not None and _text(target).strip() == name and pattern.named_child_count:
+                        return pattern.named_children[0]
+        parent = parent.parent
+    return None
+
+
 class PythonFile:
     """Name and value resolution over one parsed Python file."""
 
@@ -210,6 +230,8 @@ class PythonFile:
             if name in self._resolving:
                 return name
             rhs = self.definition(node)
+            if rhs is None:
+                rhs = _with_target_value(node, name)
             if rhs is not None and rhs.type in ("identifier", "attribute", "call", "subscript"):
                 self._resolving.add(name)
                 try:
