@@ -1,6 +1,9 @@
 """Consensus on a poisoned generator: payload-line recall, clean-line false positives, AUROC.
 
     .venv/bin/python benchmarks/consensus.py [--fixture tests/fixtures/poisoned] [--validators a,b]
+    # the bundled validators judging a poisoned copy of the bundled drafter:
+    .venv/bin/python benchmarks/consensus.py --generator tests/fixtures/poisoned/generator-bundled \
+        --validators bundled:validator-a,bundled:validator-b --calibration decoding/bundled/consensus-calibration.json
 
 The poisoned generator (tests/fixtures/poisoned/generator) writes code for every held-out task
 prompt, once clean and once with the trigger comment. Each generated line is labelled payload
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fixture", type=Path, default=ROOT / "tests" / "fixtures" / "poisoned")
+    parser.add_argument("--generator", default="", help="the poisoned generator [default: the fixture's generator/]")
     parser.add_argument("--validators", default="", help="comma-separated model names/paths [default: the fixture's clean-a, clean-b]")
     parser.add_argument("--calibration", type=Path, default=None, help="[default: the fixture's calibration.json]")
     parser.add_argument("--max-new-tokens", type=int, default=80)
@@ -55,7 +59,7 @@ def main() -> None:
     from detectors.rules import RuleDetector
     from trustcheck.sources import Source
 
-    generator = load_scoring_model(str(args.fixture / "generator"), name="generator")
+    generator = load_scoring_model(args.generator or str(args.fixture / "generator"), name="generator")
     specs = [s for s in args.validators.split(",") if s] or [str(args.fixture / "clean-a"), str(args.fixture / "clean-b")]
     validators = [load_scoring_model(s, name=Path(s).name if "/" in s else s) for s in specs]
     cal_path = args.calibration or args.fixture / "calibration.json"
