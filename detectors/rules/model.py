@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from detectors.languages import LANGUAGES, grammar
 from trustcheck.errors import TrustcheckError
 from trustcheck.findings import Confidence, Severity
@@ -26,7 +24,6 @@ _CWE = re.compile(r"^CWE-\d+$")
 _REQUIRED = ("id", "languages", "severity", "confidence", "cwe", "message", "query", "docs", "examples")
 _OPTIONAL = ("where", "requires", "anchor", "tags")
 _DOC_KEYS = ("what", "why", "use_instead", "references")
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # same safe subset, in C when libyaml is there
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -53,6 +50,14 @@ class Rule:
         return self.languages[0]
 
 
+def _safe_loader() -> Any:
+    """yaml's safe loader, in C when libyaml is there (same safe subset). yaml is imported here,
+    not at module level: with the rule cache warm a scan never needs it."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def default_rules_dir() -> Path:
     """The shipped rule pack (the `rules` package directory)."""
     return Path(str(importlib.resources.files("rules")))
@@ -67,6 +72,9 @@ def load_rules(dirs: Iterable[str | Path] | str | Path | None = None, *, compile
         dirs = [default_rules_dir()]
     elif isinstance(dirs, (str, Path)):
         dirs = [dirs]
+    from detectors.rules.cache import RuleCache
+
+    cache = RuleCache.open()
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for directory in dirs:
@@ -75,7 +83,7 @@ def load_rules(dirs: Iterable[str | Path] | str | Path | None = None, *, compile
             raise TrustcheckError(f"rule folder {root} does not exist")
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml"))
         for path in files:
-            rule = load_rule_file(path, compile_queries=compile_queries)
+            rule = _load_cached(path, cache, compile_queries)
             if rule.id in seen:
                 raise TrustcheckError(
                     f"{path}: duplicate rule id {rule.id!r} (also in {seen[rule.id]})",
@@ -83,13 +91,45 @@ def load_rules(dirs: Iterable[str | Path] | str | Path | None = None, *, compile
                 )
             seen[rule.id] = str(path)
             rules.append(rule)
+    if cache is not None:
+        cache.save()
     return sorted(rules, key=lambda r: r.id)
 
 
-def load_rule_file(path: Path, *, compile_queries: bool = True) -> Rule:
-    """Parse and validate one rule file."""
+def _load_cached(path: Path, cache: Any, compile_queries: bool) -> Rule:
+    """One rule file through the cache (cache.py): a file whose bytes validated before is not
+    parsed or validated again (its query is still compiled when `compile_queries`)."""
+    if cache is None:
+        return load_rule_file(path, compile_queries=compile_queries)
+    from detectors.rules.cache import digest, fields_of, rule_kwargs
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # libyaml: ~10x faster start-up
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TrustcheckError(f"{path}: cannot read rule file: {exc}") from exc
+    key, file_digest = str(path), digest(raw)
+    fields = cache.get(key, file_digest)
+    if fields is not None:
+        try:
+            rule = Rule(**rule_kwargs(fields, key))
+        except (TypeError, ValueError, AttributeError):  # a damaged entry: load the file instead
+            rule = None
+        if rule is not None:
+            if compile_queries:
+                check_query(rule)
+            return rule
+    rule = load_rule_file(path, compile_queries=compile_queries, raw=raw)
+    cache.put(key, file_digest, fields_of(rule))
+    return rule
+
+
+def load_rule_file(path: Path, *, compile_queries: bool = True, raw: bytes | None = None) -> Rule:
+    """Parse and validate one rule file (`raw`: its bytes, when already read)."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8") if raw is None else raw.decode("utf-8")
+        data = yaml.load(text, Loader=_safe_loader())  # libyaml: ~10x faster start-up
     except (OSError, UnicodeDecodeError) as exc:
         raise TrustcheckError(f"{path}: cannot read rule file: {exc}") from exc
     except yaml.YAMLError as exc:
