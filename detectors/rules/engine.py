@@ -113,7 +113,39 @@ def _compiles(language: str, query: str) -> bool:
     return _combined(language, (query,)) is not None
 
 
-def _build_groups(language: str, rules: list[Rule]) -> list[_Group]:
+class _Gate:
+    """Rules of one language that share a `requires`/`anchor` gate. Their query is compiled on
+    first use: a file where the gate's regex cannot match never pays for it (most anchored
+    rules in a one-file scan)."""
+
+    def __init__(self, language: str, members: list[Rule], gate: tuple[str | None, str | None]):
+        self.language, self.members, self.gate = language, members, gate
+        self.requires = re.compile(gate[0].encode()) if gate[0] else None
+        self.anchor = re.compile(gate[1].encode()) if gate[1] else None
+        self.requires_may = prefilter(self.requires) if self.requires is not None else None
+        self.anchor_may = prefilter(self.anchor) if self.anchor is not None else None
+        self._groups: list[_Group] | None = None
+
+    def admits(self, content: bytes) -> bool:
+        """False when the gate rules the file out (its requires/anchor regex cannot match)."""
+        if self.requires is not None and not (
+            (self.requires_may is None or self.requires_may(content)) and self.requires.search(content)
+        ):
+            return False
+        return self.anchor_may is None or self.anchor_may(content)
+
+    def groups(self) -> list[_Group]:
+        if self._groups is None:
+            texts = list(dict.fromkeys(_normalise(r.query) for r in self.members))
+            if _combined(self.language, tuple(texts)) is not None:
+                self._groups = [_make_group(self.language, self.members, self)]
+            else:  # one rule spoils the batch: compile the rest one by one
+                self._groups = [_make_group(self.language, [rule], self) for rule in self.members
+                                if _compiles(self.language, rule.query)]
+        return self._groups
+
+
+def _build_gates(language: str, rules: list[Rule]) -> list[_Gate]:
     applicable = set(RULE_LANGUAGES.get(language, (language,)))
     chosen = [r for r in rules if applicable.intersection(r.languages)]
     if language not in ("python",) and any(language not in r.languages for r in chosen):
@@ -121,16 +153,7 @@ def _build_groups(language: str, rules: list[Rule]) -> list[_Group]:
     by_gate: dict[tuple[str | None, str | None], list[Rule]] = {}
     for rule in chosen:
         by_gate.setdefault((rule.requires, rule.anchor), []).append(rule)
-    groups = []
-    for gate, members in by_gate.items():
-        texts = list(dict.fromkeys(_normalise(r.query) for r in members))
-        if _combined(language, tuple(texts)) is not None:
-            groups.append(_make_group(language, members, gate))
-            continue
-        for rule in members:  # one rule spoils the batch: compile the rest one by one
-            if _compiles(language, rule.query):
-                groups.append(_make_group(language, [rule], gate))
-    return groups
+    return [_Gate(language, members, gate) for gate, members in by_gate.items()]
 
 
 def _normalise(query: str) -> str:
@@ -163,7 +186,7 @@ def _required_callee(helpers: list) -> tuple[str, tuple[str, ...]] | None:  # ty
     return None
 
 
-def _make_group(language: str, members: list[Rule], gate: tuple[str | None, str | None]) -> _Group:
+def _make_group(language: str, members: list[Rule], gate: _Gate) -> _Group:
     from detectors.rules.helpers import name_regex
 
     texts = list(dict.fromkeys(_normalise(r.query) for r in members))
@@ -192,12 +215,10 @@ def _make_group(language: str, members: list[Rule], gate: tuple[str | None, str 
         globs = tuple(p for i in text_rules[t] if lead_names[i] is not None for p in leads[i][1] if _GLOB_CHARS.search(p))  # type: ignore[index]
         return name_regex(tuple(dict.fromkeys(globs))) if globs else None
 
-    requires = re.compile(gate[0].encode()) if gate[0] else None
-    anchor = re.compile(gate[1].encode()) if gate[1] else None
     return _Group(
         query, tuple(members), tuple(predicates), pattern_text, tuple(tuple(x) for x in text_rules),
-        tuple(lead_capture), tuple(lead_names), tuple(text_globs(t) for t in range(len(texts))), requires, anchor,
-        prefilter(requires) if requires else None, prefilter(anchor) if anchor else None,
+        tuple(lead_capture), tuple(lead_names), tuple(text_globs(t) for t in range(len(texts))), gate.requires,
+        gate.anchor, gate.requires_may, gate.anchor_may,
     )
 
 
@@ -208,26 +229,30 @@ class RuleDetector:
 
     def __init__(self, rules: list[Rule] | None = None):
         self.rules = load_rules(None, compile_queries=False) if rules is None else list(rules)
-        self._groups: dict[str, list[_Group]] = {}
+        self._gates: dict[str, list[_Gate]] = {}
         self._parsers: dict[str, tree_sitter.Parser] = {}
 
+    def gates(self, language: str) -> list[_Gate]:
+        if language not in self._gates:
+            self._gates[language] = _build_gates(language, self.rules)
+        return self._gates[language]
+
     def groups(self, language: str) -> list[_Group]:
-        if language not in self._groups:
-            self._groups[language] = _build_groups(language, self.rules)
-        return self._groups[language]
+        """Every compiled group of the language (compiles them all; `detect` compiles lazily)."""
+        return [group for gate in self.gates(language) for group in gate.groups()]
 
     def detect(self, source: Source) -> list[Finding]:
         """Findings for one source, sorted by position. A file too deeply nested to analyse is a
         TrustcheckError naming it (the caller reports it as a per-file error)."""
-        groups = self.groups(source.language)
-        if not groups:
+        gates = self.gates(source.language)
+        if not gates:
             return []
         try:
-            return self._detect(source, groups)
+            return self._detect(source, gates)
         except RecursionError:
             raise TrustcheckError(f"{source.path}: too deeply nested to analyse") from None
 
-    def _detect(self, source: Source, groups: list[_Group]) -> list[Finding]:
+    def _detect(self, source: Source, gates: list[_Gate]) -> list[Finding]:
         content = source.content
         if source.language not in self._parsers:
             self._parsers[source.language] = parser(source.language)
@@ -236,11 +261,7 @@ class RuleDetector:
         findings: list[Finding] = []
         seen: set[tuple[str, int, int]] = set()
         lines: list[bytes] | None = None
-        for group in groups:
-            if group.requires is not None and not (
-                (group.requires_may is None or group.requires_may(content)) and group.requires.search(content)
-            ):
-                continue
+        for group in (group for gate in gates if gate.admits(content) for group in gate.groups()):
             for pattern, caps in _matches(group, tree.root_node, content):
                 match = caps.get("match")
                 if not match:
