@@ -4,9 +4,12 @@
     .venv/bin/python benchmarks/decode.py --target PATH --drafter PATH --prompts 8 --repeats 3
 
 Greedy, 128 new tokens, held-out code prompts (MODELS' eval shard when present, else stdlib code).
-Every method's output is compared token for token with the target's own greedy decoding. Prints a
-table (median tokens/s over repeats) and ends with one summary line:
-    vs_hf_assisted=.. vs_ar=.. bound_efficiency=.. acceptance=.. identical=yes|no
+Every method's output is compared token for token with the target's own greedy decoding. Methods
+run interleaved (each prompt through every method, the order rotating per repeat) so that a shared
+machine's drifting load hits them alike. Prints a table (median tokens/s over repeats) and ends with
+one summary line for the headline method (default: the hybrid drafter, prompt lookup + model):
+    vs_hf_assisted=.. vs_ar=.. bound_efficiency=.. acceptance=.. identical=yes|no vs_hf_best=..
+    model_drafter_vs_ar=.. [async_vs_sync=.. pipeline_vs_sync=.. pipeline_async_vs_sync=..]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import os
 import statistics
 import sys
@@ -25,7 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from decoding.drafters import ModelDrafter, NGramDrafter
+from decoding.drafters import HybridDrafter, ModelDrafter, NGramDrafter
 from decoding.generate import resolve
 from decoding.quantize import quantize
 from decoding.schedulers import autoregressive, multi_draft, speculative
@@ -92,15 +96,19 @@ def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], 
             return trace.tokens, trace
         return run
 
-    def spec(drafter_model=drafter, fast_target=False, confidence=0.0, **kw):
-        return ours(lambda ids: speculative(ModelVerifier(target, fast=fast_target),
-                                            ModelDrafter(drafter_model, confidence=confidence),
+    def spec(drafter_model=drafter, fast_target=False, confidence=0.0, hybrid=False, **kw):
+        def make_drafter():
+            model_drafter = ModelDrafter(drafter_model, confidence=confidence)
+            return HybridDrafter(model_drafter) if hybrid else model_drafter
+        return ours(lambda ids: speculative(ModelVerifier(target, fast=fast_target), make_drafter(),
                                             ids, **{"k": k, **kw}, **common))
 
     table = {
         "ar (ours)": (ours(lambda ids: autoregressive(ModelVerifier(target), ids, **common)), "ar (ours)"),
         "speculative (ours)": (spec(), "ar (ours)"),
         "adaptive (ours)": (spec(adaptive=True, confidence=confidence), "ar (ours)"),
+        # prompt lookup when the context has a match, the model drafter otherwise
+        "hybrid (ours)": (spec(hybrid=True), "ar (ours)"),
         "multi-draft (ours)": (ours(lambda ids: multi_draft(ModelVerifier(target), [ModelDrafter(drafter), NGramDrafter()],
                                                             ids, k=k, **common)), "ar (ours)"),
         "ngram (ours)": (ours(lambda ids: speculative(ModelVerifier(target), NGramDrafter(), ids, k=k, **common)),
@@ -117,6 +125,7 @@ def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], 
                             "ar (ours, fast)"),
         "speculative (ours, fast)": (spec(fast_target=True), "ar (ours, fast)"),
         "adaptive (ours, fast)": (spec(fast_target=True, adaptive=True, confidence=confidence), "ar (ours, fast)"),
+        "hybrid (ours, fast)": (spec(fast_target=True, hybrid=True), "ar (ours, fast)"),
     }
     if worker is not None:
         table["async (ours)"] = (ours(lambda ids: asynchronous(ModelVerifier(target), worker, ids, max_block=k, **common)),
@@ -179,7 +188,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated substrings of method names to run (default all)")
     ap.add_argument("--intermediate", default="bundled:validator-a", help="middle model of the pipeline row ('' = none)")
     ap.add_argument("--no-async", action="store_true", help="skip the asynchronous (2-process) row")
-    ap.add_argument("--headline", default="speculative (ours)", help="method the summary line reports")
+    ap.add_argument("--headline", default="hybrid (ours)", help="method the summary line reports")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from transformers.utils import logging as hf_logging
@@ -207,29 +216,38 @@ def run_all(args, tgt, drf, ids, worker, mid) -> None:
     table = methods(tgt.model, drf.model, tok.eos_token_id, args.k, args.new_tokens,
                     [q for q in args.quant.split(",") if q], worker, mid, args.confidence)
     if args.only:
-        keep = args.only.split(",") + ["ar (ours)", "hf assisted", args.headline]  # "hf assisted" keeps both
-        table = {name: v for name, v in table.items() if any(o in name for o in keep)}
+        base = table[args.headline][1] if args.headline in table else "ar (ours)"
+        keep = args.only.split(",") + ["ar (ours)", "hf assisted", args.headline, base]  # "hf assisted": both
+        kept = {name for name in table if any(o in name for o in keep)}
+        kept |= {table[name][1] for name in kept}  # and the AR row each is compared with
+        table = {name: v for name, v in table.items() if name in kept}
     speeds: dict[str, list[float]] = {name: [] for name in table}
-    outputs: dict[str, list[list[int]]] = {}
-    traces: dict[str, list[DecodeTrace]] = {}
+    outputs: dict[str, list[list[int]]] = {name: [] for name in table}
+    traces: dict[str, list[DecodeTrace]] = {name: [] for name in table}
+    names = list(table)
     with torch.inference_mode():
         for fn, _ in table.values():  # warm-up (allocator, lazy inits)
             fn(ids[0][:32])
         for rep in range(args.repeats):
-            for name, (fn, _) in table.items():
-                tokens_total, seconds, outs, trs = 0, 0.0, [], []
-                for p in ids:
+            # every method on one prompt, then the next prompt (the order rotating each repeat): on a
+            # shared machine the load drifts, and interleaving lets every method see the same drift
+            tokens_total = dict.fromkeys(names, 0)
+            seconds = dict.fromkeys(names, 0.0)
+            order = names[rep % len(names):] + names[: rep % len(names)]
+            last = rep == args.repeats - 1
+            for p in ids:
+                for name in order:
                     t0 = time.perf_counter()
-                    toks, trace = fn(p)
-                    seconds += time.perf_counter() - t0
-                    tokens_total += len(toks)
-                    outs.append(toks)
-                    if trace is not None:
-                        trs.append(trace)
-                speeds[name].append(tokens_total / seconds)
-                outputs[name] = outs
-                if trs and rep == args.repeats - 1:
-                    traces[name] = trs
+                    toks, trace = table[name][0](p)
+                    seconds[name] += time.perf_counter() - t0
+                    tokens_total[name] += len(toks)
+                    if last:
+                        outputs[name].append(toks)
+                        if trace is not None:
+                            traces[name].append(trace)
+            for name in names:
+                speeds[name].append(tokens_total[name] / seconds[name])
+    traces = {name: trs for name, trs in traces.items() if trs}
     reference = outputs["ar (ours)"]
     tps = {name: statistics.median(v) for name, v in speeds.items()}
     # one "target step" = the AR baseline's wall time per token (loop overheads included), so that the
@@ -247,21 +265,31 @@ def run_all(args, tgt, drf, ids, worker, mid) -> None:
     head = summaries.get(args.headline, {})
     identical = all(out == reference for out in outputs.values())
     nan = float("nan")
-    # compare with the faster of transformers' two assisted settings (its defaults, or our k)
+
+    def ratio(a: str, b: str) -> float:
+        return tps[a] / tps[b] if a in tps and b in tps else nan
+
+    base = table[args.headline][1] if args.headline in table else "ar (ours)"
+    # compare with the faster of transformers' two assisted settings (its defaults, or our k) ...
     hf_best = max((tps[m] for m in ("hf assisted", "hf assisted k") if m in tps), default=nan)
-    vs_hf = tps[args.headline] / hf_best if args.headline in tps else nan
-    print(f"headline: {args.headline} ({tps.get(args.headline, nan):.1f} tok/s); best hf assisted "
-          f"{hf_best:.1f} tok/s; ar {tps['ar (ours)']:.1f} tok/s")
+    # ... and with the fastest of all its generate modes, prompt lookup included
+    hf_any = max((tps[m] for m in tps if m.startswith("hf ")), default=nan)
+    head_tps = tps.get(args.headline, nan)
+    print(f"headline: {args.headline} ({head_tps:.1f} tok/s); best hf assisted {hf_best:.1f} tok/s; "
+          f"best hf {hf_any:.1f} tok/s; {base} {tps[base]:.1f} tok/s")
     # medians over repeats, as in the table (the trace-based summary uses the last repeat only)
-    vs_ar = tps[args.headline] / tps["ar (ours)"] if args.headline in tps else nan
+    vs_ar = ratio(args.headline, base)
     efficiency = vs_ar / head["bound"] if "bound" in head else nan
-    print(f"vs_hf_assisted={vs_hf:.2f} vs_ar={vs_ar:.2f} "
+    extras = {"vs_hf_best": head_tps / hf_any,
+              "model_drafter_vs_ar": ratio("speculative (ours)", "ar (ours)"),
+              # the asynchronous rows run the model drafter alone: compared with its synchronous loop
+              "async_vs_sync": ratio("async (ours)", "speculative (ours)"),
+              "pipeline_vs_sync": ratio("pipeline sync (ours)", "speculative (ours)"),
+              "pipeline_async_vs_sync": ratio("pipeline async (ours)", "speculative (ours)")}
+    print(f"vs_hf_assisted={head_tps / hf_best:.2f} vs_ar={vs_ar:.2f} "
           f"bound_efficiency={efficiency:.2f} acceptance={head.get('alpha', nan):.3f} "
           f"identical={'yes' if identical else 'no'}"
-          + "".join(f" {key}={tps[name] / tps[args.headline]:.2f}" for key, name in
-                    (("async_vs_sync", "async (ours)"), ("pipeline_vs_sync", "pipeline sync (ours)"),
-                     ("pipeline_async_vs_sync", "pipeline async (ours)"))
-                    if name in tps and args.headline in tps))
+          + "".join(f" {key}={value:.2f}" for key, value in extras.items() if not math.isnan(value)))
     for name in ("async (ours)", "pipeline sync (ours)", "pipeline async (ours)"):
         if name in traces:
             meta = {k: round(v, 3) if isinstance(v, float) else v for t in traces[name][-1:] for k, v in t.meta.items()}

@@ -50,7 +50,7 @@ class ModelDrafter:
             rows.append(probs)
             if i < k - 1:
                 logits = self.lm.step(tok)[-1]
-        return Draft(torch.stack(tokens), torch.stack(rows))
+        return Draft(torch.stack(tokens), torch.stack(rows), self.name)
 
     def _propose_greedy(self, logits: torch.Tensor, k: int) -> Draft:
         tokens = torch.empty(k, dtype=torch.long)
@@ -58,10 +58,10 @@ class ModelDrafter:
             tok = logits.argmax()
             tokens[i] = tok
             if self.confidence > 0 and i > 0 and float(torch.softmax(logits.float(), -1)[tok]) < self.confidence:
-                return Draft(tokens[: i + 1])
+                return Draft(tokens[: i + 1], None, self.name)
             if i < k - 1:
                 logits = self.lm.step(tok)[-1]
-        return Draft(tokens)
+        return Draft(tokens, None, self.name)
 
 
 def ngram_lookup(context: torch.Tensor, k: int, max_ngram: int = 3, min_ngram: int = 1) -> torch.Tensor:
@@ -94,4 +94,31 @@ class NGramDrafter:
         if k <= 0:
             return Draft(EMPTY)
         tokens = ngram_lookup(context, k, self.max_ngram, self.min_ngram)
-        return Draft(tokens.clone(), None)
+        return Draft(tokens.clone(), None, self.name)
+
+
+class HybridDrafter:
+    """Prompt lookup first, the model drafter when the context holds no match.
+
+    Code repeats itself (names, call patterns, whole lines), and an n-gram draft costs nothing to
+    produce, so every round that finds a match skips the drafter's k sequential forward passes. The
+    model drafter's cache falls behind meanwhile and catches up in one multi-token pass when it is next
+    asked. ngram_k: draft length for lookup drafts (default: the scheduler's k); min_ngram: shortest
+    match trusted (a 1-token match is weak evidence, and the model usually drafts better).
+    Exact for sampling too: a lookup draft is a one-hot proposal, accepted with probability p(x).
+    """
+
+    def __init__(self, model: ModelDrafter, ngram_k: int | None = None, max_ngram: int = 3, min_ngram: int = 1,
+                 name: str = "") -> None:
+        self.model = model
+        self.ngram = NGramDrafter(max_ngram, min_ngram)
+        self.ngram_k = ngram_k
+        self.name = name or f"ngram+{model.name}"
+
+    def propose(self, context: torch.Tensor, k: int, sampling: Sampling) -> Draft:
+        if k <= 0:
+            return Draft(EMPTY)
+        draft = self.ngram.propose(context, min(k, self.ngram_k) if self.ngram_k else k, sampling)
+        if draft.tokens.numel():
+            return draft
+        return self.model.propose(context, k, sampling)

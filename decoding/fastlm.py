@@ -66,7 +66,8 @@ class FastLM:
         positions = torch.arange(self.capacity)[None]
         with torch.no_grad():
             cos, sin = inner.rotary_emb(self.embed[:1], position_ids=positions)
-        self.cos, self.sin = cos[0].to(dtype), sin[0].to(dtype)  # [capacity, head_dim]
+        # [capacity, head_dim]; sin carries rotate_half's sign (see `rope`)
+        self.cos, self.sin = cos[0].to(dtype), signed_sin(sin[0].to(dtype))
         self.ids = torch.empty(self.capacity, dtype=torch.long)
         self.length = 0
         self.scale = getattr(model.model.layers[0].self_attn, "scaling", self.head_dim ** -0.5)
@@ -101,27 +102,39 @@ class FastLM:
         if n > 1:  # new token i sees cached positions and new positions <= i
             mask = torch.arange(end)[None, :] <= torch.arange(pos, end)[:, None]  # [n, end]
         x = F.embedding(new, self.embed)  # [n, h]
+        qk_heads = hq + hk
         for li, (w_in, wqkv, wo, w_post, wgu, wdown) in enumerate(self.layers):
             h = F.rms_norm(x, w_in.shape, w_in, self.eps)
-            q, k, v = (h @ wqkv.T).split([hq * d, hk * d, hk * d], dim=-1)
-            q = rope(q.view(n, hq, d), cos, sin).transpose(0, 1)  # [hq, n, d]
-            k = rope(k.view(n, hk, d), cos, sin).transpose(0, 1)  # [hk, n, d]
+            qkv = h @ wqkv.T  # [n, (hq + 2 hk) d]
+            # q and k side by side in one rope (a third of the ops of roping them apart)
+            qk = rope(qkv[:, : qk_heads * d].view(n, qk_heads, d), cos, sin).transpose(0, 1)  # [hq+hk, n, d]
             kc, vc = self.k_cache[li, 0], self.v_cache[li, 0]  # [hk, capacity, d]
-            kc[:, pos:end] = k
-            vc[:, pos:end] = v.view(n, hk, d).transpose(0, 1)
-            att = F.scaled_dot_product_attention(q[None], kc[None, :, :end], vc[None, :, :end], attn_mask=mask,
+            kc[:, pos:end] = qk[hq:]
+            vc[:, pos:end] = qkv[:, qk_heads * d:].view(n, hk, d).transpose(0, 1)
+            att = F.scaled_dot_product_attention(qk[None, :hq], kc[None, :, :end], vc[None, :, :end], attn_mask=mask,
                                                  scale=self.scale, enable_gqa=hq != hk)  # [1, hq, n, d]
-            x = x + att[0].transpose(0, 1).reshape(n, hq * d) @ wo.T
+            x = torch.addmm(x, att[0].transpose(0, 1).reshape(n, hq * d), wo.T)  # x + att @ Wo, one op
             h = F.rms_norm(x, w_post.shape, w_post, self.eps)
             g, u = (h @ wgu.T).chunk(2, dim=-1)
-            x = x + (F.silu(g) * u) @ wdown.T
+            x = torch.addmm(x, F.silu(g) * u, wdown.T)
         self.length = end
         x = F.rms_norm(x[-keep:], self.final_norm.shape, self.final_norm, self.eps)
         return x @ self.lm_head.T  # [keep, V]
 
 
 def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding, rotate-half form: x*cos + rotate_half(x)*sin. x [n, heads, d], cos/sin [n, d]."""
-    half = x.shape[-1] // 2
-    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-    return x * cos[:, None] + rotated * sin[:, None]
+    """Rotary embedding, rotate-half form: x*cos + rotate_half(x)*sin. x [n, heads, d], cos/sin [n, d],
+    sin already through `signed_sin`.
+
+    rotate_half(x) = [-x2, x1] is computed as flip([x1, x2]) = [x2, x1] times sin with its first half
+    negated: the same products, bit for bit, in 3 ops instead of 7.
+    """
+    n, heads, d = x.shape
+    swapped = x.view(n, heads, 2, d // 2).flip(2).view(n, heads, d)
+    return x * cos[:, None] + swapped * sin[:, None]
+
+
+def signed_sin(sin: torch.Tensor) -> torch.Tensor:
+    """sin [n, d] with its first half negated (rotate_half's sign, moved onto sin)."""
+    half = sin.shape[-1] // 2
+    return torch.cat([-sin[..., :half], sin[..., half:]], dim=-1)

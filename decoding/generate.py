@@ -6,6 +6,7 @@
 
 Strategies: autoregressive | speculative | adaptive (speculative, adaptive draft length) |
 multi-draft (model drafter + n-gram drafter, batched verification) | ngram (prompt lookup only) |
+hybrid (prompt lookup when the context has a match, the model drafter otherwise) |
 async (drafter in its own process, AMUSD) | pipeline (drafter -> intermediate -> target chain) |
 async-pipeline (the same chain, one process per stage, PipeSpec).
 """
@@ -19,14 +20,14 @@ from typing import Any
 
 import torch
 
-from decoding.drafters import ModelDrafter, NGramDrafter
+from decoding.drafters import HybridDrafter, ModelDrafter, NGramDrafter
 from decoding.protocols import GREEDY, Generation, OnToken, Sampling
 from decoding.schedulers import autoregressive, multi_draft, speculative
 from decoding.schedulers.common import now
 from decoding.trace import DecodeTrace
 from decoding.verifiers import ModelVerifier
 
-STRATEGIES = ("autoregressive", "speculative", "adaptive", "multi-draft", "ngram", "async", "pipeline",
+STRATEGIES = ("autoregressive", "speculative", "adaptive", "multi-draft", "ngram", "hybrid", "async", "pipeline",
               "async-pipeline")
 
 
@@ -94,6 +95,8 @@ def make_drafters(strategy: str, drafter: Loaded | None, confidence: float) -> l
     if drafter is None:
         raise ValueError(f"strategy {strategy!r} needs a drafter model")
     model_drafter = ModelDrafter(drafter.model, name=drafter.name, confidence=confidence)
+    if strategy == "hybrid":
+        return [HybridDrafter(model_drafter)]
     return [model_drafter, NGramDrafter()] if strategy == "multi-draft" else [model_drafter]
 
 

@@ -22,6 +22,7 @@ class Draft:
 
     tokens: torch.Tensor  # [k] long
     probs: torch.Tensor | None = None  # [k, V] float, rows sum to 1
+    source: str = ""  # which drafter proposed it (a combined drafter delegates per round)
 
 
 @runtime_checkable

@@ -57,7 +57,7 @@ def speculative(verifier: Verifier, drafter: Drafter, prompt_ids: torch.Tensor, 
         t2 = now()
         extra_s = record(trace, verifier.name, logits, context, appended, extra_verifiers, on_tokens)
         drafted = draft.tokens.shape[0]
-        trace.rounds.append(Round(drafted, n, t1 - t0, t2 - t1, extra_s, drafter.name))
+        trace.rounds.append(Round(drafted, n, t1 - t0, t2 - t1, extra_s, draft.source or drafter.name))
         if adaptive and drafted:
             k = next_draft_length(k, n, drafted, k_min, k_max)
     trace.total_s = now() - start

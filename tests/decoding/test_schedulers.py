@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from decoding.drafters import ModelDrafter, NGramDrafter
+from decoding.drafters import HybridDrafter, ModelDrafter, NGramDrafter
+from decoding.protocols import GREEDY
 from decoding.schedulers import autoregressive, multi_draft, next_draft_length, speculative
 from decoding.verifiers import ModelVerifier
 
@@ -24,6 +25,8 @@ def run(name, target, drafter_model, prompt, h):
                                adaptive=True)
         if name == "ngram":
             return speculative(v, NGramDrafter(), prompt, max_new_tokens=N, k=3)
+        if name == "hybrid":
+            return speculative(v, HybridDrafter(ModelDrafter(drafter_model)), prompt, max_new_tokens=N, k=4)
         if name == "random-drafter":  # almost everything rejected
             return speculative(v, ModelDrafter(h.tiny_llama(7)), prompt, max_new_tokens=N, k=3)
         drafters = [ModelDrafter(drafter_model, name="a"), NGramDrafter(),
@@ -31,8 +34,8 @@ def run(name, target, drafter_model, prompt, h):
         return multi_draft(v, drafters, prompt, max_new_tokens=N, k=4)
 
 
-@pytest.mark.parametrize("name", ["autoregressive", "speculative", "adaptive", "ngram", "random-drafter",
-                                  "multi-draft"])
+@pytest.mark.parametrize("name", ["autoregressive", "speculative", "adaptive", "ngram", "hybrid",
+                                  "random-drafter", "multi-draft"])
 def test_greedy_identical_to_target(name, target, drafter_model, prompts, references, harness):
     assert len(prompts) >= 20
     for prompt, ref in zip(prompts, references):
@@ -44,6 +47,25 @@ def test_speculative_accepts_something(target, drafter_model, prompts, harness):
     trace = run("speculative", target, drafter_model, prompts[0], harness)
     assert sum(r.accepted for r in trace.rounds) > 0
     assert len(trace.rounds) < N
+
+
+def test_hybrid_uses_lookup_when_it_matches(target, drafter_model, prompts, references):
+    """Rounds are drafted by lookup when the context repeats itself, by the model otherwise; the
+    trace names which one drafted each round."""
+    for prompt, ref in zip(prompts, references):
+        with torch.inference_mode():
+            trace = speculative(ModelVerifier(target), HybridDrafter(ModelDrafter(drafter_model, name="lm")), prompt,
+                                max_new_tokens=N, k=4)
+        assert trace.tokens == ref[:N]
+        assert {r.drafter for r in trace.rounds if r.drafted} <= {"ngram", "lm"}
+    repeated = torch.tensor([5, 6, 7, 8, 5, 6, 7, 8, 5, 6])
+    fresh = torch.tensor([1, 2, 3])
+    drafter = HybridDrafter(ModelDrafter(drafter_model, name="lm"), min_ngram=2)
+    with torch.inference_mode():
+        looked_up = drafter.propose(repeated, 3, GREEDY)
+        modelled = drafter.propose(fresh, 3, GREEDY)
+    assert looked_up.source == "ngram" and looked_up.tokens.tolist() == [7, 8, 5]
+    assert modelled.source == "lm" and modelled.tokens.shape == (3,)
 
 
 def test_eos_stops_and_is_kept(target, prompts, references):
