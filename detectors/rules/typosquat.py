@@ -44,8 +44,8 @@ NODE_BUILTINS = frozenset(
         "trace_events", "tty", "url", "util", "v8", "vm", "wasi", "worker_threads", "zlib", "test",
     ]
 )
-_PREFIXES = {"pypi": ("python3-", "python-", "py-", "py"), "npm": ("node-", "js-")}
-_SUFFIXES = {"pypi": ("-python3", "-python", "-py", "3"), "npm": ("-js", ".js", "js", "-node")}
+_PREFIXES = {"pypi": ("python3-", "python-", "py-"), "npm": ("node-", "js-")}
+_SUFFIXES = {"pypi": ("-python3", "-python", "-py"), "npm": ("-js", ".js", "js", "-node")}
 _NPM_NAME = re.compile(r"^(?:@[a-z0-9~][a-z0-9._~-]*/)?[a-z0-9~][a-z0-9._~-]*$")
 _PY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PIP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -59,6 +59,13 @@ class NearMiss:
     resembles: str
     distance: int
     how: str  # "edit" or "affix"
+
+    @property
+    def difference(self) -> str:
+        """The difference in words, for messages: `1 edit`, `2 edits`, `an added affix`."""
+        if self.how == "affix":
+            return "an added affix"
+        return f"{self.distance} edit" + ("s" if self.distance > 1 else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +99,9 @@ def _index(ecosystem: str, kind: str) -> _Index:
     targets: dict[str, str] = {}
     for row in _read(f"popular-{ecosystem}.txt"):
         dist, modules = row[0], row[1:] or [row[0].replace("-", "_")]
-        names = modules if kind == "module" else [dist]
+        # Python code imports modules, but a look-alike of the distribution name (`pyyml`) is
+        # as telling as one of the module name (`yamll`)
+        names = [*modules, dist.replace("-", "_")] if kind == "module" else [dist]
         known.update(canonical(n, ecosystem) for n in (dist, *modules))
         for n in names:
             targets.setdefault(canonical(n, ecosystem), n)
@@ -160,6 +169,8 @@ def near_miss(name: str, ecosystem: str, kind: str = "package") -> NearMiss | No
         target = stripped.strip("-")
         if target in index.targets and len(target) >= 3:
             return NearMiss(name, index.targets[target], 0, "affix")
+    if len(cand) < MIN_TARGET:
+        return None
     best: tuple[int, str] | None = None
     seen: set[str] = set()
     for key in ("f:" + cand[0], "l:" + cand[-1]):
@@ -168,16 +179,49 @@ def near_miss(name: str, ecosystem: str, kind: str = "package") -> NearMiss | No
                 continue
             seen.add(target)
             limit = _limit(target)
-            if abs(len(target) - len(cand)) > limit or _extends(cand, target) or _extends(target, cand):
+            if abs(len(target) - len(cand)) > limit or not _plausible_slip(cand, target):
                 continue
-            if cand.rstrip("0123456789") == target.rstrip("0123456789"):
-                continue  # a major-version sibling (jinja/jinja2, urllib/urllib3), not a near miss
             found = distance(cand, target, limit)
             if found <= limit and (best is None or found < best[0]):
                 best = (found, target)
     if best is None:
         return None
     return NearMiss(name, index.targets[best[1]], best[0], "edit")
+
+
+def _plausible_slip(cand: str, target: str) -> bool:
+    """False for differences that name a different project rather than mistype this one: a
+    whole extra segment (`flask-cors`), a trailing version number (`jinja`/`jinja2`), a word
+    glued on (`smdistributed`), or a first letter added or changed to one that is no
+    keyboard neighbour (`grequests`, `uarray` vs `xarray`): typosquats copy slips of the
+    finger, which repeat, drop, swap or hit a neighbouring key."""
+    if _extends(cand, target) or _extends(target, cand):
+        return False
+    if cand.rstrip("0123456789") == target.rstrip("0123456789"):
+        return False
+    if abs(len(cand) - len(target)) >= 2 and (target in cand or cand in target):
+        return False
+    first_changed = cand[1:] == target or (cand[1:] == target[1:] and len(cand) == len(target))
+    return not first_changed or cand[0] == target[0] or cand[0] in _NEIGHBOURS.get(target[0], "")
+
+
+def _keyboard_neighbours() -> dict[str, str]:
+    """Keys touching each key on a QWERTY keyboard (each row sits half a key right of the one
+    above: key c touches c-1 and c below it, c and c+1 above it)."""
+    rows = ("1234567890-", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+    out: dict[str, str] = {}
+    for r, row in enumerate(rows):
+        for c, key in enumerate(row):
+            near = row[max(c - 1, 0) : c] + row[c + 1 : c + 2]
+            if r > 0:
+                near += rows[r - 1][c : c + 2]
+            if r + 1 < len(rows):
+                near += rows[r + 1][max(c - 1, 0) : c + 1]
+            out[key] = near
+    return out
+
+
+_NEIGHBOURS = _keyboard_neighbours()  # QWERTY keys around each key
 
 
 def _scoped(cand: str, index: _Index) -> NearMiss | None:
@@ -270,7 +314,7 @@ def typosquat_helper(spec: dict[str, Any], language: str) -> Callable[[Any, dict
     `from: name`: the capture (a string's folded value, else its source text) names one package
     or import; `from: command`: it is a command line or argument list, whose `pip install` /
     `npm install` arguments are checked. Holds when one of them is a near miss; the evidence
-    (`name`, `resembles`, `distance`, `how`) goes to `ctx.evidence` for the finding."""
+    (`name`, `resembles`, `distance`, `how`, `difference`) goes to `ctx.evidence` for the finding."""
     from detectors.rules.helpers import _as_text, _capture, _node_text, _nodes
 
     cap = _capture(spec)
@@ -293,11 +337,18 @@ def typosquat_helper(spec: dict[str, Any], language: str) -> Callable[[Any, dict
         if not nodes:
             return False
         node = nodes[0]
-        text = None if node.type in ("identifier", "dotted_name") else _as_text(ctx.resolver.fold(node))
-        for eco, name in names(text if text is not None else _node_text(node)):
+        if node.type == "dotted_name":  # `import a.b`: the name is the source text
+            text: str | None = _node_text(node)
+        else:  # a string (folded) or, for commands, an argument list whose text still names the packages
+            text = _as_text(ctx.resolver.fold(node))
+            if text is None and source == "command":
+                text = _node_text(node)
+        if text is None:  # a variable: what it names is unknown
+            return False
+        for eco, name in names(text):
             miss = near_miss(name, eco, kind)
             if miss is not None:
-                ctx.evidence = dataclasses.asdict(miss)
+                ctx.evidence = {**dataclasses.asdict(miss), "difference": miss.difference}
                 return True
         return False
 
