@@ -10,8 +10,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import tempfile
-import traceback
 
 import typer
 
@@ -26,9 +24,12 @@ COMMAND_MODULES = (
     "trustcheck.cli.generate",  # generate, consensus
     "trustcheck.cli.models",  # models list|info|train
 )
+# Commands whose start-up matters (pre-commit hooks scan a few files per run): invoked directly,
+# only their module is imported and registered (typer inspects every command's signature).
+FAST_COMMANDS = {"scan": "trustcheck.cli.scan"}
 
 
-def build_app() -> typer.Typer:
+def build_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
     app = typer.Typer(
         name="trustcheck",
         help="Validate AI-generated code and generate code it can vouch for.",
@@ -47,7 +48,7 @@ def build_app() -> typer.Typer:
 
         print(__version__)
 
-    for module_name in COMMAND_MODULES:
+    for module_name in modules:
         importlib.import_module(module_name).register(app)
     return app
 
@@ -55,7 +56,9 @@ def build_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and maps every outcome to an ExitCode (see DESIGN.md)."""
     try:
-        command = typer.main.get_command(build_app())
+        args = sys.argv[1:] if argv is None else argv
+        fast = FAST_COMMANDS.get(args[0]) if args else None
+        command = typer.main.get_command(build_app((fast,) if fast else COMMAND_MODULES))
         result = command.main(args=argv, prog_name="trustcheck", standalone_mode=False)
         code = int(result) if isinstance(result, int) else ExitCode.OK
     except TrustcheckError as exc:
@@ -74,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         if _is_click_error(exc):  # bad usage: typer vendors click, so match its shape, not its class
             exc.show(file=sys.stderr)  # type: ignore[attr-defined]
             return int(getattr(exc, "exit_code", ExitCode.USAGE))
+        import tempfile
+        import traceback
+
         fd, log_path = tempfile.mkstemp(prefix="trustcheck-crash-", suffix=".log")
         with os.fdopen(fd, "w") as log:
             traceback.print_exc(file=log)
