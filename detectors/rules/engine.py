@@ -205,7 +205,7 @@ def _make_group(language: str, members: list[Rule], gate: _Gate) -> _Group:
         captures = {leads[i][0] for i in indices if leads[i] is not None}  # type: ignore[index]
         lead_capture.append(captures.pop() if len(captures) == 1 else None)
     for i, rule in enumerate(members):
-        compiled = compile_where(rule.where, language)
+        compiled = compile_where(rule.where, language, validate=False)  # the loader validated it
         lead = leads[i]
         if lead is not None and lead_capture[text_index[_normalise(rule.query)]] == lead[0]:
             lead_names[i] = _LeadNames.of(lead[1])  # a prefilter: the full helper list still runs

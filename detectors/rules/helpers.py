@@ -127,12 +127,34 @@ def _patterns(spec: dict[str, Any], key: str) -> NamePattern | None:
     return name_regex(tuple(value))
 
 
-def _regex(spec: dict[str, Any], key: str) -> re.Pattern[str] | None:
+class LazyRegex:
+    """A helper's regex, compiled on first `search` when its rule was validated before (the
+    engine compiles `where:` lists of loaded rules, which `rule_from_dict` already checked; the
+    rule cache skips that check, and most rules' helpers never run on a given file)."""
+
+    __slots__ = ("_compiled", "source")
+
+    def __init__(self, source: str, compiled: re.Pattern[str] | None = None):
+        self.source = source
+        self._compiled = compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source)
+        return self._compiled.search(text)
+
+
+_VALIDATE = [True]  # compile_where(validate=...) for the helper factories it calls
+
+
+def _regex(spec: dict[str, Any], key: str) -> LazyRegex | None:
     value = spec.get(key)
     if value is None:
         return None
+    if not _VALIDATE[-1]:
+        return LazyRegex(str(value))
     try:
-        return re.compile(str(value))
+        return LazyRegex(str(value), re.compile(str(value)))
     except re.error as exc:
         raise TrustcheckError(f"{key}: bad regex {value!r}: {exc}") from None
 
@@ -479,6 +501,11 @@ def compile_helper(item: Any, language: str) -> Predicate:
         raise TrustcheckError(f"{name}: {exc}") from None
 
 
-def compile_where(items: tuple[Any, ...] | list[Any], language: str) -> list[Predicate]:
-    """Compile a rule's `where:` list (all must hold)."""
-    return [compile_helper(item, language) for item in items]
+def compile_where(items: tuple[Any, ...] | list[Any], language: str, *, validate: bool = True) -> list[Predicate]:
+    """Compile a rule's `where:` list (all must hold). `validate=False` (for rules already
+    validated by the loader) defers compiling helper regexes to their first use."""
+    _VALIDATE.append(validate)
+    try:
+        return [compile_helper(item, language) for item in items]
+    finally:
+        _VALIDATE.pop()
