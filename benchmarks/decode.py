@@ -7,7 +7,8 @@ Greedy, 128 new tokens, held-out code prompts (MODELS' eval shard when present, 
 Every method's output is compared token for token with the target's own greedy decoding. Methods
 run interleaved (each prompt through every method, the order rotating per repeat) so that a shared
 machine's drifting load hits them alike. Prints a table (median tokens/s over repeats) and ends with
-one summary line for the headline method (default: the hybrid drafter, prompt lookup + model):
+one summary line for the headline method (default: the hybrid drafter, prompt lookup + model, with
+adaptive draft length):
     vs_hf_assisted=.. vs_ar=.. bound_efficiency=.. acceptance=.. identical=yes|no vs_hf_best=..
     model_drafter_vs_ar=.. [async_vs_sync=.. pipeline_vs_sync=.. pipeline_async_vs_sync=..]
 """
@@ -107,8 +108,8 @@ def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], 
         "ar (ours)": (ours(lambda ids: autoregressive(ModelVerifier(target), ids, **common)), "ar (ours)"),
         "speculative (ours)": (spec(), "ar (ours)"),
         "adaptive (ours)": (spec(adaptive=True, confidence=confidence), "ar (ours)"),
-        # prompt lookup when the context has a match, the model drafter otherwise
-        "hybrid (ours)": (spec(hybrid=True), "ar (ours)"),
+        # prompt lookup when the context has a match, the model drafter otherwise; adaptive k
+        "hybrid (ours)": (spec(hybrid=True, adaptive=True, confidence=confidence), "ar (ours)"),
         "multi-draft (ours)": (ours(lambda ids: multi_draft(ModelVerifier(target), [ModelDrafter(drafter), NGramDrafter()],
                                                             ids, k=k, **common)), "ar (ours)"),
         "ngram (ours)": (ours(lambda ids: speculative(ModelVerifier(target), NGramDrafter(), ids, k=k, **common)),
@@ -125,7 +126,8 @@ def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], 
                             "ar (ours, fast)"),
         "speculative (ours, fast)": (spec(fast_target=True), "ar (ours, fast)"),
         "adaptive (ours, fast)": (spec(fast_target=True, adaptive=True, confidence=confidence), "ar (ours, fast)"),
-        "hybrid (ours, fast)": (spec(fast_target=True, hybrid=True), "ar (ours, fast)"),
+        "hybrid (ours, fast)": (spec(fast_target=True, hybrid=True, adaptive=True, confidence=confidence),
+                                "ar (ours, fast)"),
     }
     if worker is not None:
         table["async (ours)"] = (ours(lambda ids: asynchronous(ModelVerifier(target), worker, ids, max_block=k, **common)),

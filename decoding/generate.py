@@ -6,7 +6,7 @@
 
 Strategies: autoregressive | speculative | adaptive (speculative, adaptive draft length) |
 multi-draft (model drafter + n-gram drafter, batched verification) | ngram (prompt lookup only) |
-hybrid (prompt lookup when the context has a match, the model drafter otherwise) |
+hybrid (prompt lookup when the context has a match, the model drafter otherwise; adaptive k) |
 async (drafter in its own process, AMUSD) | pipeline (drafter -> intermediate -> target chain) |
 async-pipeline (the same chain, one process per stage, PipeSpec).
 """
@@ -130,7 +130,7 @@ def run_strategy(strategy: str, verifier: ModelVerifier, drafters: list[Any], pr
         trace = speculative(verifier, chain, prompt_ids, k=k, **kw)
         trace.strategy = "pipeline"
         return trace
-    return speculative(verifier, drafters[0], prompt_ids, k=k, adaptive=strategy == "adaptive", **kw)
+    return speculative(verifier, drafters[0], prompt_ids, k=k, adaptive=strategy in ("adaptive", "hybrid"), **kw)
 
 
 def generate_code(prompt: str, *, target: Any = "bundled:target", drafter: Any = "bundled:drafter",

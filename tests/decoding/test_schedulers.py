@@ -26,7 +26,8 @@ def run(name, target, drafter_model, prompt, h):
         if name == "ngram":
             return speculative(v, NGramDrafter(), prompt, max_new_tokens=N, k=3)
         if name == "hybrid":
-            return speculative(v, HybridDrafter(ModelDrafter(drafter_model)), prompt, max_new_tokens=N, k=4)
+            return speculative(v, HybridDrafter(ModelDrafter(drafter_model)), prompt, max_new_tokens=N, k=4,
+                               adaptive=True)
         if name == "random-drafter":  # almost everything rejected
             return speculative(v, ModelDrafter(h.tiny_llama(7)), prompt, max_new_tokens=N, k=3)
         drafters = [ModelDrafter(drafter_model, name="a"), NGramDrafter(),
