@@ -12,15 +12,16 @@ import bisect
 import dataclasses
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import tree_sitter
 from tree_sitter import Node
 
 from detectors.languages import RULE_LANGUAGES, grammar, parser
+from detectors.rules.autoanchor import derived_anchor
 from detectors.rules.helpers import FileContext, NamePattern, Predicate, compile_where
 from detectors.rules.model import Rule, load_rules
-from detectors.rules.prefilter import prefilter
+from detectors.rules.prefilter import literal_alternation, prefilter
 from trustcheck.errors import TrustcheckError
 from trustcheck.findings import Finding
 from trustcheck.sources import Source
@@ -64,8 +65,6 @@ class _Group:
     text_globs: tuple[NamePattern | None, ...]  # query-text index -> union of its rules' glob leads
     requires: re.Pattern[bytes] | None = None
     anchor: re.Pattern[bytes] | None = None
-    requires_may: Callable[[bytes], bool] | None = None  # False: `requires` cannot match (prefilter.py)
-    anchor_may: Callable[[bytes], bool] | None = None  # False: `anchor` cannot match
     candidates: dict[tuple[int, str | None], tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
     def rules_for(self, text: int, name: str | None) -> tuple[int, ...]:
@@ -118,21 +117,44 @@ class _Gate:
     first use: a file where the gate's regex cannot match never pays for it (most anchored
     rules in a one-file scan)."""
 
-    def __init__(self, language: str, members: list[Rule], gate: tuple[str | None, str | None]):
+    def __init__(self, language: str, members: list[Rule], gate: tuple[str | None, str | tuple[bytes, ...] | None]):
         self.language, self.members, self.gate = language, members, gate
         self.requires = re.compile(gate[0].encode()) if gate[0] else None
-        self.anchor = re.compile(gate[1].encode()) if gate[1] else None
+        anchor = gate[1]
+        # A rule's `anchor:` is a regex; an anchor derived from the query (autoanchor.py) is a
+        # tuple of literals, found with bytes.find (memchr speed) instead of a regex scan.
+        self.literals = anchor if isinstance(anchor, tuple) else None
+        self.anchor = re.compile(anchor.encode()) if isinstance(anchor, str) else None
+        if self.anchor is not None and (literals := literal_alternation(self.anchor)) is not None:
+            self.literals, self.anchor = literals, None  # `ssh|aws|...`: its matches are the literals' occurrences
         self.requires_may = prefilter(self.requires) if self.requires is not None else None
         self.anchor_may = prefilter(self.anchor) if self.anchor is not None else None
         self._groups: list[_Group] | None = None
 
     def admits(self, content: bytes) -> bool:
-        """False when the gate rules the file out (its requires/anchor regex cannot match)."""
-        if self.requires is not None and not (
-            (self.requires_may is None or self.requires_may(content)) and self.requires.search(content)
-        ):
-            return False
-        return self.anchor_may is None or self.anchor_may(content)
+        """False when the `requires` regex rules the file out."""
+        return self.requires is None or (
+            (self.requires_may is None or self.requires_may(content)) and self.requires.search(content) is not None
+        )
+
+    def spots(self, content: bytes) -> list[list[int]] | None:
+        """Byte ranges every match overlaps (sorted, merged; empty: no match possible), or None
+        for the whole file (no anchor, or more than MAX_ANCHOR_SPOTS spots)."""
+        if self.literals is not None:
+            found = []
+            for literal in self.literals:
+                at = content.find(literal)
+                while at >= 0:
+                    found.append((at, at + len(literal)))
+                    if len(found) > 2 * MAX_ANCHOR_SPOTS:
+                        return None
+                    at = content.find(literal, at + 1)
+            return _merge(sorted(found))
+        if self.anchor is None:
+            return None
+        if self.anchor_may is not None and not self.anchor_may(content):
+            return []
+        return _merge((m.start(), m.end()) for m in self.anchor.finditer(content))
 
     def groups(self) -> list[_Group]:
         if self._groups is None:
@@ -150,10 +172,18 @@ def _build_gates(language: str, rules: list[Rule]) -> list[_Gate]:
     chosen = [r for r in rules if applicable.intersection(r.languages)]
     if language not in ("python",) and any(language not in r.languages for r in chosen):
         chosen = [r for r in chosen if language in r.languages or _compiles(language, r.query)]
-    by_gate: dict[tuple[str | None, str | None], list[Rule]] = {}
+    by_gate: dict[tuple[str | None, str | tuple[bytes, ...] | None], list[Rule]] = {}
     for rule in chosen:
-        by_gate.setdefault((rule.requires, rule.anchor), []).append(rule)
+        anchor = rule.anchor if rule.anchor is not None else _auto_anchor(language, _normalise(rule.query))
+        by_gate.setdefault((rule.requires, anchor), []).append(rule)
     return [_Gate(language, members, gate) for gate, members in by_gate.items()]
+
+
+@functools.cache
+def _auto_anchor(language: str, text: str) -> tuple[bytes, ...] | None:
+    """The anchor implied by the query's own literal predicates (autoanchor.py), if any."""
+    compiled = _combined(language, (text,))
+    return derived_anchor(compiled[0], text) if compiled is not None else None
 
 
 def _normalise(query: str) -> str:
@@ -218,7 +248,7 @@ def _make_group(language: str, members: list[Rule], gate: _Gate) -> _Group:
     return _Group(
         query, tuple(members), tuple(predicates), pattern_text, tuple(tuple(x) for x in text_rules),
         tuple(lead_capture), tuple(lead_names), tuple(text_globs(t) for t in range(len(texts))), gate.requires,
-        gate.anchor, gate.requires_may, gate.anchor_may,
+        gate.anchor,
     )
 
 
@@ -261,8 +291,13 @@ class RuleDetector:
         findings: list[Finding] = []
         seen: set[tuple[str, int, int]] = set()
         lines: list[bytes] | None = None
-        for group in (group for gate in gates if gate.admits(content) for group in gate.groups()):
-            for pattern, caps in _matches(group, tree.root_node, content):
+        for gate in gates:
+            if not gate.admits(content):
+                continue
+            spots = gate.spots(content)
+            if spots is not None and not spots:
+                continue
+            for group, (pattern, caps) in ((g, m) for g in gate.groups() for m in _matches(g.query, tree.root_node, spots)):
                 match = caps.get("match")
                 if not match:
                     continue
@@ -294,23 +329,26 @@ class RuleDetector:
 MAX_ANCHOR_SPOTS = 64
 
 
-def _matches(group: _Group, root: Node, content: bytes) -> Iterable[tuple[int, dict[str, list[Node]]]]:
-    """The group's query matches: over the whole tree, or, for an anchored group, only around the
-    spots where its anchor regex matches (one small cursor run per spot; none if no spot)."""
-    if group.anchor is None:
-        return tree_sitter.QueryCursor(group.query).matches(root)
-    if group.anchor_may is not None and not group.anchor_may(content):
-        return []  # no spot: the anchor regex cannot match this file
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[list[int]] | None:
+    """Sorted (start, end) ranges merged where they touch; None past MAX_ANCHOR_SPOTS."""
     spots: list[list[int]] = []
-    for found in group.anchor.finditer(content):
-        if spots and found.start() <= spots[-1][1]:
-            spots[-1][1] = max(spots[-1][1], found.end())
+    for start, end in ranges:
+        if spots and start <= spots[-1][1]:
+            spots[-1][1] = max(spots[-1][1], end)
         else:
-            spots.append([found.start(), found.end()])
-        if len(spots) > MAX_ANCHOR_SPOTS:
-            return tree_sitter.QueryCursor(group.query).matches(root)
+            spots.append([start, end])
+            if len(spots) > MAX_ANCHOR_SPOTS:
+                return None
+    return spots
+
+
+def _matches(query: tree_sitter.Query, root: Node, spots: list[list[int]] | None) -> Iterable[tuple[int, dict[str, list[Node]]]]:
+    """The query's matches over the whole tree (spots None) or only those overlapping the spots
+    (one small cursor run per spot)."""
+    if spots is None:
+        return tree_sitter.QueryCursor(query).matches(root)
     out: list[tuple[int, dict[str, list[Node]]]] = []
-    cursor = tree_sitter.QueryCursor(group.query)
+    cursor = tree_sitter.QueryCursor(query)
     for start, end in spots:
         cursor.set_byte_range(start, end)
         out.extend(cursor.matches(root))

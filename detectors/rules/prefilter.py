@@ -45,6 +45,57 @@ def prefilter(pattern: re.Pattern[bytes]) -> Callable[[bytes], bool] | None:
     return lambda content: any(lit in content for lit in literals)
 
 
+def required_literals(pattern: re.Pattern[bytes]) -> tuple[bytes, ...] | None:
+    """Literals one of which every match of `pattern` contains, exactly as they appear in the
+    text (so never for case-insensitive patterns); None when there is no such list."""
+    if pattern.flags & (re.LOCALE | re.VERBOSE | re.IGNORECASE):
+        return None
+    try:
+        required = _sequence(list(_sre.parse(pattern.pattern, pattern.flags)))
+    except Exception:  # noqa: BLE001
+        return None
+    return None if required is None or isinstance(required, str) else tuple(required)
+
+
+MAX_ALTERNATIVES = 64
+
+
+def literal_alternation(pattern: re.Pattern[bytes]) -> tuple[bytes, ...] | None:
+    """The literals a regex such as `ssh|aws|cron\\.` is exactly an alternation of (so its
+    matches are exactly their occurrences); None for any other regex."""
+    if pattern.flags & (re.LOCALE | re.VERBOSE | re.IGNORECASE):
+        return None
+    try:
+        found = _expand(list(_sre.parse(pattern.pattern, pattern.flags)))
+    except Exception:  # noqa: BLE001
+        return None
+    return tuple(dict.fromkeys(found)) if found and all(found) else None
+
+
+def _expand(items: list[tuple[object, object]]) -> list[bytes] | None:
+    out = [b""]
+    for op, av in items:
+        if op is _sre.LITERAL:
+            options: list[bytes] | None = [bytes([av])]  # type: ignore[list-item]
+        elif op is _sre.BRANCH:
+            options = []
+            for branch in av[1]:  # type: ignore[index]
+                expanded = _expand(list(branch))
+                if expanded is None:
+                    return None
+                options.extend(expanded)
+        elif op is _sre.SUBPATTERN and not av[1] and not av[2]:  # type: ignore[index]
+            options = _expand(list(av[3]))  # type: ignore[index]
+        elif op is _sre.IN and all(o is _sre.LITERAL for o, _ in av):  # type: ignore[attr-defined]
+            options = [bytes([v]) for _, v in av]  # type: ignore[attr-defined]
+        else:
+            return None
+        if options is None or len(out) * len(options) > MAX_ALTERNATIVES:
+            return None
+        out = [a + b for a in out for b in options]
+    return out
+
+
 def _sequence(items: list[tuple[object, object]]) -> Required | None:
     """What every match of this sequence of regex items must contain: the best of its literal
     runs and of its required sub-patterns (all of them are required, so any one will do)."""

@@ -137,10 +137,42 @@ def test_binary_and_invalid_utf8_do_not_crash() -> None:
 
 def test_shipped_pack_compiles_into_one_query_per_language() -> None:
     detector = RuleDetector()
-    groups = detector.groups("python")
-    ungated = [g for g in groups if g.requires is None and g.anchor is None]
-    assert len(ungated) == 1
-    assert len(ungated[0].rules) == sum(1 for r in load_rules() if "python" in r.languages and r.requires is None and r.anchor is None)
+    gates = detector.gates("python")
+    ungated = [g for g in gates if g.requires is None and g.anchor is None and g.literals is None]
+    assert len(ungated) == 1 and len(ungated[0].groups()) == 1
+    plain = [r for r in load_rules() if "python" in r.languages and r.requires is None and r.anchor is None]
+    auto = [r for g in gates if g.literals is not None for r in g.members if r.anchor is None]
+    assert len(ungated[0].members) + len(auto) == len(plain)
+
+
+@pytest.mark.parametrize(
+    ("query", "literals"),
+    [
+        ('((call function: (attribute attribute: (identifier) @m)) @match (#eq? @m "exec_command"))', (b"exec_command",)),
+        ('((call function: (identifier) @f) @match (#any-of? @f "open" "io_open"))', (b"open",)),
+        (r'((call function: (_) @fn) @match (#match? @fn "^(pickle|marshal)\\.loads$"))', (b"pickle", b"marshal")),
+        (r'((call function: (_) @fn) @match (#match? @fn "^os\.system$"))', None),  # an escape we do not read
+        ('((call function: (_) @fn) @match (#match? @fn "(?i)powershell"))', None),  # case-insensitive
+        ('((call function: (_) @fn) @match (#match? @fn "^[a-z]+$"))', None),  # no literal
+        ('(call function: (_) @fn) @match', None),
+        ('((call function: (identifier) @f) @match (#eq? @f "eval"))\n(call) @match', None),  # one pattern ungated
+        ('((module (expression_statement)* @s) @match (#eq? @s "x"))', None),  # quantified capture
+    ],
+)
+def test_literal_predicates_become_an_anchor(query: str, literals: tuple[bytes, ...] | None) -> None:
+    gate = RuleDetector([_rule("py-test-auto", query.replace("\\n", "\n"))]).gates("python")[0]
+    assert gate.literals == literals
+
+
+def test_auto_anchored_rule_finds_every_occurrence_and_skips_files_without_it() -> None:
+    rule = _rule("py-test-auto", '((call function: (attribute attribute: (identifier) @m)) @match (#eq? @m "exec_command"))')
+    detector = RuleDetector([rule])
+    assert detector.gates("python")[0].literals == (b"exec_command",)
+    code = "c.exec_command(a)\n" + "x = 1\n" * 50 + "client.transport.exec_command(\n    b)\nexec_command = 2\n"
+    assert [f.line for f in detector.detect(Source("a.py", "python", code.encode()))] == [1, 52]
+    many = "".join(f"c.exec_command({i})\n" for i in range(200))  # past MAX_ANCHOR_SPOTS: the whole file
+    assert len(detector.detect(Source("b.py", "python", many.encode()))) == 200
+    assert detector.detect(Source("c.py", "python", b"c.run(a)\n")) == []
 
 
 def test_rule_is_frozen() -> None:
