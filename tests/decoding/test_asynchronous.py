@@ -21,6 +21,19 @@ def test_async_greedy_identical(target, drafter_model, prompts, references):
     assert not mp.active_children()
 
 
+def test_async_min_block_waits_for_drafts(target, drafter_model, prompts, references):
+    """Every round verifies at least min_block drafts; a min_block the drafter could never fill (it
+    stops max_ahead tokens past the target) is capped instead of waiting forever."""
+    with DraftWorker(drafter_model, max_ahead=4) as worker, torch.inference_mode():
+        trace = asynchronous(ModelVerifier(target), worker, prompts[3], max_new_tokens=24, max_block=6, min_block=3)
+        assert trace.tokens == references[3][:24]
+        assert all(r.drafted >= 3 for r in trace.rounds)
+        capped = asynchronous(ModelVerifier(target), worker, prompts[5], max_new_tokens=24, max_block=6,
+                              min_block=10)
+        assert capped.tokens == references[5][:24]
+        assert capped.meta["min_block"] == 3
+
+
 def test_async_with_bad_drafter_still_exact(target, prompts, references, harness):
     with DraftWorker(harness.tiny_llama(7), max_ahead=3) as worker, torch.inference_mode():
         trace = asynchronous(ModelVerifier(target), worker, prompts[4], max_new_tokens=24)
