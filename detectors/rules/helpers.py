@@ -16,6 +16,7 @@ from typing import Any
 from tree_sitter import Node
 
 from detectors.rules.generic import CALL_FUNCTION_FIELDS, GenericFile
+from detectors.rules.prefilter import text_prefilter
 from detectors.rules.python_dataflow import UNKNOWN, PythonFile
 from detectors.rules.typosquat import typosquat_helper
 from trustcheck.errors import TrustcheckError
@@ -41,6 +42,7 @@ class FileContext:
         self._resolver: PythonFile | GenericFile | None = None
         self._call_names: set[str] | None = None
         self._text: str | None = None
+        self.memo: dict[tuple[object, int], bool] = {}  # helpers' per-file results (node ids)
         self.evidence: dict[str, Any] | None = None  # what a helper found (typosquat), for the finding
 
     @property
@@ -132,16 +134,28 @@ class LazyRegex:
     engine compiles `where:` lists of loaded rules, which `rule_from_dict` already checked; the
     rule cache skips that check, and most rules' helpers never run on a given file)."""
 
-    __slots__ = ("_compiled", "source")
+    __slots__ = ("_compiled", "_may", "source")
 
     def __init__(self, source: str, compiled: re.Pattern[str] | None = None):
         self.source = source
         self._compiled = compiled
+        self._may: Callable[[str], bool] | None = None
 
     def search(self, text: str) -> re.Match[str] | None:
-        if self._compiled is None:
-            self._compiled = re.compile(self.source)
-        return self._compiled.search(text)
+        if self._may is None:
+            if self._compiled is None:
+                self._compiled = re.compile(self.source)
+            # Most texts hold none of the regex's required literals: `in` rejects them at
+            # memchr speed, where a regex such as `(?is)(exec|eval)\s*\(.{0,200}(urlopen|...)`
+            # tries every branch at every position (seconds over a large tree).
+            self._may = text_prefilter(self._compiled) or _ALWAYS
+        if not self._may(text):
+            return None
+        return self._compiled.search(text)  # type: ignore[union-attr]
+
+
+def _ALWAYS(text: str) -> bool:
+    return True
 
 
 _VALIDATE = [True]  # compile_where(validate=...) for the helper factories it calls
@@ -226,6 +240,8 @@ def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None
     if mask is not None and not isinstance(mask, int):
         raise TrustcheckError("mask: expected an integer (e.g. 0o002)")
 
+    token = object()  # this condition's key in the per-file memo
+
     def check(ctx: FileContext, node: Node | None) -> bool:
         if node is None:
             return is_ == "absent"
@@ -233,6 +249,17 @@ def _value_condition(spec: dict[str, Any]) -> Callable[[FileContext, Node | None
             return False
         if expand:
             node = _outermost_expression(node)
+        if regex is None:
+            return judge(ctx, node)
+        # A regex over a folded value is the costly case, and with `expand` every fragment of a
+        # long concatenation widens to the same node: judge each node once per file.
+        key = (token, node.id)
+        found = ctx.memo.get(key)
+        if found is None:
+            found = ctx.memo[key] = judge(ctx, node)
+        return found
+
+    def judge(ctx: FileContext, node: Node) -> bool:
         need_value = is_ in ("truthy", "falsy", "constant", "nonconstant") or has_equals or regex is not None or mask is not None
         value = ctx.resolver.fold(node) if need_value else UNKNOWN
         if is_ == "truthy" and (value is UNKNOWN or not value):

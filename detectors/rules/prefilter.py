@@ -17,8 +17,9 @@ try:  # the regex parser behind `re` (public as sre_parse before 3.11)
 except ImportError:  # pragma: no cover - older Pythons
     import sre_parse as _sre  # type: ignore[no-redef]
 
-_NON_ASCII = "non-ascii"  # marker: every match holds a byte >= 0x80
-Required = list[bytes] | str  # any of these literals, or _NON_ASCII
+_NON_ASCII = "non-ascii"  # marker: every match holds a byte (or character) >= 0x80
+Literal = tuple[int, ...]  # bytes or code points, so one analysis serves bytes and str patterns
+Required = list[Literal] | str  # any of these literals, or _NON_ASCII
 
 
 def prefilter(pattern: re.Pattern[bytes]) -> Callable[[bytes], bool] | None:
@@ -35,7 +36,7 @@ def prefilter(pattern: re.Pattern[bytes]) -> Callable[[bytes], bool] | None:
         return None
     if isinstance(required, str):  # _NON_ASCII
         return lambda content: not content.isascii()
-    literals = tuple(required)
+    literals = tuple(bytes(lit) for lit in required)
     if pattern.flags & re.IGNORECASE:  # bytes patterns fold ASCII only, as bytes.lower() does
         lowered = tuple(lit.lower() for lit in literals)
         return lambda content: any(lit in content.lower() for lit in lowered)
@@ -54,7 +55,42 @@ def required_literals(pattern: re.Pattern[bytes]) -> tuple[bytes, ...] | None:
         required = _sequence(list(_sre.parse(pattern.pattern, pattern.flags)))
     except Exception:  # noqa: BLE001
         return None
-    return None if required is None or isinstance(required, str) else tuple(required)
+    return None if required is None or isinstance(required, str) else tuple(bytes(lit) for lit in required)
+
+
+# The only non-ASCII characters a case-insensitive str regex matches to ASCII letters (the `re`
+# docs: [a-z] with IGNORECASE also matches these four); folded before looking for literals.
+_ASCII_FOLDS = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
+
+
+def text_prefilter(pattern: re.Pattern[str]) -> Callable[[str], bool] | None:
+    """`prefilter` for a str regex (a helper's `regex`): False only for texts it cannot match.
+    Stricter than `prefilter`: each top-level branch needs ALL its required literals (one of
+    each set), e.g. `exec` and `urlopen` for `exec\\(.{0,200}urlopen`. Case-insensitive str
+    regexes also match four non-ASCII letters to ASCII ones (`ſ` to `s`): see _ASCII_FOLDS."""
+    if pattern.flags & re.VERBOSE:
+        return None
+    try:
+        items = list(_sre.parse(pattern.pattern, pattern.flags & ~re.IGNORECASE))
+    except Exception:  # noqa: BLE001
+        return None
+    while len(items) == 1 and items[0][0] is _sre.SUBPATTERN and not items[0][1][1] and not items[0][1][2]:  # type: ignore[index]
+        items = list(items[0][1][3])  # type: ignore[index]  # a group around everything
+    branches = [list(b) for b in items[0][1][1]] if len(items) == 1 and items[0][0] is _sre.BRANCH else [items]  # type: ignore[index]
+    ignorecase = bool(pattern.flags & re.IGNORECASE)
+    needs: list[list[tuple[str, ...]]] = []  # per branch: sets of literals, one of each must occur
+    for branch in branches:
+        sets = [tuple("".join(map(chr, lit)) for lit in o) for o in _options(branch) or [] if not isinstance(o, str)]
+        if not sets or (ignorecase and not all(lit.isascii() for group in sets for lit in group)):
+            return None
+        needs.append([tuple(lit.lower() for lit in group) for group in sets] if ignorecase else sets)
+
+    def may_match(text: str) -> bool:
+        if ignorecase:
+            text = text.lower() if text.isascii() else text.translate(_ASCII_FOLDS).lower()
+        return any(all(any(lit in text for lit in group) for group in sets) for sets in needs)
+
+    return may_match
 
 
 MAX_ALTERNATIVES = 64
@@ -99,15 +135,27 @@ def _expand(items: list[tuple[object, object]]) -> list[bytes] | None:
 def _sequence(items: list[tuple[object, object]]) -> Required | None:
     """What every match of this sequence of regex items must contain: the best of its literal
     runs and of its required sub-patterns (all of them are required, so any one will do)."""
+    options = _options(items)
+    if not options:
+        return None
+    literal_options = [o for o in options if not isinstance(o, str)]
+    if not literal_options:
+        return _NON_ASCII
+    return max(literal_options, key=lambda o: min(len(lit) for lit in o))
+
+
+def _options(items: list[tuple[object, object]]) -> list[Required]:
+    """Every requirement of a sequence (each must hold): its literal runs, the union of a
+    required alternation's branches, what a required group or repeat needs."""
     options: list[Required] = []
-    run = bytearray()
+    run: list[int] = []
     for op, av in items:
         if op is _sre.LITERAL:
             run.append(av)  # type: ignore[arg-type]
             continue
         if run:
-            options.append([bytes(run)])
-            run = bytearray()
+            options.append([tuple(run)])
+            run = []
         inner: Required | None = None
         if op is _sre.BRANCH:
             inner = _branch(av[1])  # type: ignore[index]
@@ -120,18 +168,13 @@ def _sequence(items: list[tuple[object, object]]) -> Required | None:
         if inner is not None:
             options.append(inner)
     if run:
-        options.append([bytes(run)])
-    if not options:
-        return None
-    literal_options = [o for o in options if not isinstance(o, str)]
-    if not literal_options:
-        return _NON_ASCII
-    return max(literal_options, key=lambda o: min(len(lit) for lit in o))
+        options.append([tuple(run)])
+    return options
 
 
 def _branch(branches: list[object]) -> Required | None:
     """Any branch may match: the union of each branch's requirement (unknown if one is)."""
-    literals: list[bytes] = []
+    literals: list[Literal] = []
     for branch in branches:
         required = _sequence(list(branch))  # type: ignore[call-overload]
         if required is None or isinstance(required, str):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.rules.prefilter import prefilter
+from detectors.rules.prefilter import prefilter, text_prefilter
 
 PATTERNS = [
     rb"ssh|aws|cron\.|Login Data",
@@ -53,3 +53,31 @@ def test_prefilter_never_rejects_a_file_the_regex_matches(pattern: bytes, conten
     check = prefilter(regex)
     if regex.search(content) is not None:
         assert check is None or check(content)
+
+
+TEXT_PATTERNS = [
+    r"(?i)requests\.get|curl",
+    r"(?is)((exec|eval)\s*\(.{0,20}(urlopen|wget)|(curl|wget)\s[^|;]{0,30}\|\s*(ba)?sh\b)",
+    r"[\u0080-\uffff]+",
+    r"(?i)[\u0080-\uffff]k",
+    r"stop|ſtart",
+    r"^(pickle|marshal)\.loads$",
+]
+TEXT_ALPHABET = st.sampled_from(["a", "s", "S", "ſ", "k", "K", "\u212a", "İ", "ı", "i", "curl", "CURL", "cur", "wget", " ",
+                                 "|", "sh", "bash", "exec(", "EVAL(", "urlopen", "requests.get", "REQUESTS.GET",
+                                 "stop", "start", "tart", "pickle.loads", "marshal", ".loads", "\n"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(TEXT_PATTERNS), st.lists(TEXT_ALPHABET, max_size=25).map("".join))
+def test_text_prefilter_never_rejects_a_text_the_regex_matches(pattern: str, text: str) -> None:
+    regex = re.compile(pattern)
+    check = text_prefilter(regex)
+    if regex.search(text) is not None:
+        assert check is None or check(text)
+
+
+def test_text_prefilter_rejects_texts_without_the_literals() -> None:
+    check = text_prefilter(re.compile(r"(?i)requests\.get|curl"))
+    assert check is not None and not check("import os") and check("CURL x") and not check("ſ non-ascii")
+    assert check("REQUEſTſ.get(u)") and check("requests.get") and not check("requests-get")
