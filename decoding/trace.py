@@ -8,6 +8,10 @@ Summary maths (Leviathan et al. 2023, Sec. 3):
     c      = draft time per drafted token / one target step
     v      = verify time per round / one target step   (a single step has v = 1)
     bound  = E / (gamma * c + v)                        speedup over autoregressive decoding
+When rounds come from several drafters (the hybrid: free lookup drafts and model drafts), each has
+its own alpha, gamma, c and v, and the bound is the mixture over drafters d with n_d rounds:
+    bound  = sum_d n_d E_d / sum_d n_d (gamma_d c_d + v_d)
+(one drafter: the formula above).
 """
 
 from __future__ import annotations
@@ -63,6 +67,23 @@ def acceptance_rate(rounds: list[Round]) -> float:
     return accepted / (accepted + rejections) if accepted + rejections else 0.0
 
 
+def mixture_bound(rounds: list[Round], t_single: float) -> float:
+    """The speedup bound over rounds grouped by drafter (see the module docstring); rounds drafted > 0."""
+    by_drafter: dict[str, list[Round]] = {}
+    for r in rounds:
+        by_drafter.setdefault(r.drafter, []).append(r)
+    tokens = cost = 0.0
+    for group in by_drafter.values():
+        n = len(group)
+        drafted = sum(r.drafted for r in group)
+        gamma = drafted / n
+        c = sum(r.draft_s for r in group) / drafted / t_single
+        v = statistics.fmean(r.verify_s for r in group) / t_single
+        tokens += n * expected_tokens_per_round(acceptance_rate(group), gamma)
+        cost += n * (gamma * c + v)
+    return tokens / cost
+
+
 def summarize(trace: DecodeTrace, ar_tokens_per_s: float | None = None) -> dict[str, Any]:
     """Efficiency summary of one run. ar_tokens_per_s: measured autoregressive baseline, if any."""
     rounds = [r for r in trace.rounds if r.drafted > 0]
@@ -88,7 +109,7 @@ def summarize(trace: DecodeTrace, ar_tokens_per_s: float | None = None) -> dict[
         if trace.t_single:
             s["c"] = s["draft_s"] / drafted / trace.t_single
             s["v"] = statistics.fmean(r.verify_s for r in rounds) / trace.t_single
-            s["bound"] = speedup_bound(s["alpha"], s["gamma"], s["c"], s["v"])
+            s["bound"] = mixture_bound(rounds, trace.t_single)
     s["ar_basis"] = "measured AR run" if ar_tokens_per_s else "calibrated target step"
     if ar_tokens_per_s is None and trace.t_single:
         ar_tokens_per_s = 1.0 / trace.t_single

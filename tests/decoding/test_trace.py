@@ -51,6 +51,21 @@ def test_summary_fields():
     assert s["bound_efficiency"] == pytest.approx(1.5 / s["bound"])
 
 
+def test_bound_mixes_drafters():
+    """Rounds from two drafters: each group's E and cost, weighted by its rounds; one group alone
+    gives the single-drafter formula."""
+    free = [Round(4, 4, 0.0, 0.012, drafter="ngram"), Round(4, 0, 0.0, 0.012, drafter="ngram")]
+    model = [Round(2, 2, 0.002, 0.011, drafter="lm")]
+    t = DecodeTrace("speculative", "tgt", ["ngram+lm"], tokens=list(range(9)), rounds=free + model, total_s=0.05,
+                    t_single=0.01)
+    s = summarize(t)
+    # ngram: alpha 0.8, gamma 4, c 0, v 1.2; lm: alpha 1 (nothing rejected), gamma 2, c 0.1, v 1.1
+    e_ngram, e_lm = expected_tokens_per_round(0.8, 4), expected_tokens_per_round(1.0, 2)
+    assert s["bound"] == pytest.approx((2 * e_ngram + e_lm) / (2 * 1.2 + (2 * 0.1 + 1.1)))
+    t.rounds = free
+    assert summarize(t)["bound"] == pytest.approx(speedup_bound(0.8, 4, 0.0, 1.2))
+
+
 def test_jsonl_and_table():
     buf = io.StringIO()
     write_jsonl(trace(), buf)
