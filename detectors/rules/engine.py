@@ -125,7 +125,9 @@ class _Gate:
         # tuple of literals, found with bytes.find (memchr speed) instead of a regex scan.
         self.literals = anchor if isinstance(anchor, tuple) else None
         self.anchor = re.compile(anchor.encode()) if isinstance(anchor, str) else None
+        self.fold = False  # look for the literals in content.lower() (a case-insensitive anchor)
         if self.anchor is not None and (literals := literal_alternation(self.anchor)) is not None:
+            self.fold = bool(self.anchor.flags & re.IGNORECASE)
             self.literals, self.anchor = literals, None  # `ssh|aws|...`: its matches are the literals' occurrences
         self.requires_may = prefilter(self.requires) if self.requires is not None else None
         self.anchor_may = prefilter(self.anchor) if self.anchor is not None else None
@@ -141,6 +143,8 @@ class _Gate:
         """Byte ranges every match overlaps (sorted, merged; empty: no match possible), or None
         for the whole file (no anchor, or more than MAX_ANCHOR_SPOTS spots)."""
         if self.literals is not None:
+            if self.fold:
+                content = content.lower()  # same length: positions carry over
             found = []
             for literal in self.literals:
                 at = content.find(literal)

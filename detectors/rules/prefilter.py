@@ -98,14 +98,20 @@ MAX_ALTERNATIVES = 64
 
 def literal_alternation(pattern: re.Pattern[bytes]) -> tuple[bytes, ...] | None:
     """The literals a regex such as `ssh|aws|cron\\.` is exactly an alternation of (so its
-    matches are exactly their occurrences); None for any other regex."""
-    if pattern.flags & (re.LOCALE | re.VERBOSE | re.IGNORECASE):
+    matches are exactly their occurrences); None for any other regex. For a case-insensitive
+    regex they are lower-cased: its matches are their occurrences in `content.lower()` (bytes
+    patterns fold ASCII letters only, as bytes.lower() does)."""
+    if pattern.flags & (re.LOCALE | re.VERBOSE):
         return None
     try:
-        found = _expand(list(_sre.parse(pattern.pattern, pattern.flags)))
+        found = _expand(list(_sre.parse(pattern.pattern, pattern.flags & ~re.IGNORECASE)))
     except Exception:  # noqa: BLE001
         return None
-    return tuple(dict.fromkeys(found)) if found and all(found) else None
+    if not found or not all(found):
+        return None
+    if pattern.flags & re.IGNORECASE:
+        found = [lit.lower() for lit in found]
+    return tuple(dict.fromkeys(found))
 
 
 def _expand(items: list[tuple[object, object]]) -> list[bytes] | None:
@@ -122,8 +128,9 @@ def _expand(items: list[tuple[object, object]]) -> list[bytes] | None:
                 options.extend(expanded)
         elif op is _sre.SUBPATTERN and not av[1] and not av[2]:  # type: ignore[index]
             options = _expand(list(av[3]))  # type: ignore[index]
-        elif op is _sre.IN and all(o is _sre.LITERAL for o, _ in av):  # type: ignore[attr-defined]
-            options = [bytes([v]) for _, v in av]  # type: ignore[attr-defined]
+        elif op is _sre.IN and all(o in (_sre.LITERAL, _sre.RANGE) for o, _ in av):  # type: ignore[attr-defined]
+            codes = [c for o, v in av for c in ([v] if o is _sre.LITERAL else range(v[0], v[1] + 1))]  # type: ignore[attr-defined]
+            options = [bytes([c]) for c in codes] if len(codes) <= MAX_ALTERNATIVES else None
         else:
             return None
         if options is None or len(out) * len(options) > MAX_ALTERNATIVES:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.rules.prefilter import prefilter, text_prefilter
+from detectors.rules.prefilter import literal_alternation, prefilter, text_prefilter
 
 PATTERNS = [
     rb"ssh|aws|cron\.|Login Data",
@@ -81,3 +81,29 @@ def test_text_prefilter_rejects_texts_without_the_literals() -> None:
     check = text_prefilter(re.compile(r"(?i)requests\.get|curl"))
     assert check is not None and not check("import os") and check("CURL x") and not check("ſ non-ascii")
     assert check("REQUEſTſ.get(u)") and check("requests.get") and not check("requests-get")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        (rb"ssh|aws|cron\.", (b"ssh", b"aws", b"cron.")),
+        (rb"(?i)PowerShell|pwsh", (b"powershell", b"pwsh")),
+        (rb"cp114[1-3]|ebcdic", (b"cp1141", b"cp1142", b"cp1143", b"ebcdic")),
+        (rb"net\s+user", None),
+        (rb"[^a]x", None),
+    ],
+)
+def test_literal_alternation(pattern: bytes, literals: tuple[bytes, ...] | None) -> None:
+    assert literal_alternation(re.compile(pattern)) == literals
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ALPHABET, max_size=30).map(b"".join))
+def test_literal_alternation_occurrences_cover_every_regex_match(content: bytes) -> None:
+    for pattern in (rb"(?i)pwsh|SSH|eval", rb"ssh|aws|a[bw]s"):
+        regex = re.compile(pattern)
+        literals = literal_alternation(regex)
+        assert literals is not None
+        folded = content.lower() if regex.flags & re.IGNORECASE else content
+        for match in regex.finditer(content):
+            assert folded[match.start():match.end()] in literals
