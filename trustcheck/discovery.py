@@ -18,11 +18,13 @@ import stat
 import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from detectors.languages import language_for
 from trustcheck.config import Config
+
+if TYPE_CHECKING:  # pathspec is imported where a .gitignore or exclude pattern needs it (start-up)
+    import pathspec
 
 # Never descended into while walking a folder (they are tool caches or other people's code).
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "node_modules", "__pycache__",
@@ -161,6 +163,8 @@ def _gitignore(folder: str) -> list[tuple[str, pathspec.PathSpec]]:
     path = os.path.join(folder, ".gitignore")
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
+            import pathspec
+
             return [(folder, pathspec.GitIgnoreSpec.from_lines(handle))]
     except OSError:
         return []
@@ -192,7 +196,11 @@ class _Exclude:
 
     def __init__(self, config: Config):
         self.root = config.root
-        self.spec = pathspec.GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
+        self.spec = None
+        if config.exclude:
+            import pathspec
+
+            self.spec = pathspec.GitIgnoreSpec.from_lines(config.exclude)
 
     def matches(self, path: str) -> bool:
         if self.spec is None:
