@@ -246,6 +246,10 @@ def _run(items: list[Any], config: Config, detectors: Sequence[Detector] | None,
         _WORKER["config"], _WORKER["detectors"] = config, dets
         return _with_progress(items, progress, lambda: ((len(c), chunk_fn(c)) for c in _chunks(items, 16))), dets
     dets = detectors_for(config, langs)  # fail fast on broken rules; forked workers inherit the loaded pack
+    for detector in dets if sys.platform == "linux" else ():  # forked workers inherit compiled queries too
+        prepare = getattr(detector, "prepare", None)
+        if callable(prepare):
+            prepare(langs)
     return _with_progress(items, progress, lambda: _pool_map(items, config, langs, jobs, chunk_fn)), dets
 
 

@@ -271,6 +271,12 @@ class RuleDetector:
             self._gates[language] = _build_gates(language, self.rules)
         return self._gates[language]
 
+    def prepare(self, languages: Iterable[str]) -> None:
+        """Compile every query of these languages now: a process pool forked afterwards shares
+        them instead of each worker compiling its own (`detect` otherwise compiles lazily)."""
+        for language in languages:
+            self.groups(language)
+
     def groups(self, language: str) -> list[_Group]:
         """Every compiled group of the language (compiles them all; `detect` compiles lazily)."""
         return [group for gate in self.gates(language) for group in gate.groups()]
