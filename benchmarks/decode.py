@@ -121,6 +121,10 @@ def methods(target, drafter, eos: int | None, k: int, n: int, quant: list[str], 
                                                    assistant_confidence_threshold=0.0), None), "ar (ours)"),
         "hf prompt lookup": (lambda ids: (hf_generate(target, ids, n, eos, prompt_lookup_num_tokens=k), None),
                              "ar (ours)"),
+        # transformers' prompt lookup with a longer draft (10, its documented example), as strong a peer
+        # for the hybrid row as we can make it
+        "hf prompt lookup 10": (lambda ids: (hf_generate(target, ids, n, eos, prompt_lookup_num_tokens=10), None),
+                                "ar (ours)"),
         # the same loops with the verifier also on FastLM, against AR on FastLM
         "ar (ours, fast)": (ours(lambda ids: autoregressive(ModelVerifier(target, fast=True), ids, **common)),
                             "ar (ours, fast)"),
