@@ -60,3 +60,9 @@ def test_token_spans_cover_the_text(tokenizer, lm_pair):
 def test_empty_prompt(tokenizer, lm_pair):
     gen = generate_code("", target=(lm_pair[0], tokenizer), drafter=(lm_pair[1], tokenizer), max_new_tokens=5)
     assert len(gen.token_ids) == 5
+
+
+def test_cli_offers_every_decoding_strategy():
+    from trustcheck.cli.generate import STRATEGIES as CLI_STRATEGIES  # kept apart: the CLI must not import torch
+
+    assert list(CLI_STRATEGIES) == list(STRATEGIES)

@@ -16,7 +16,7 @@ from trustcheck.errors import ExitCode, TrustcheckError
 from trustcheck.findings import Finding, Severity
 
 DEFAULT_VALIDATORS = ["bundled:validator-a", "bundled:validator-b"]
-STRATEGIES = ["autoregressive", "speculative", "adaptive", "multi-draft", "ngram", "async", "pipeline", "async-pipeline"]
+STRATEGIES = ["autoregressive", "speculative", "adaptive", "multi-draft", "ngram", "hybrid", "async", "pipeline", "async-pipeline"]
 FORMATS = ("text", "json", "sarif")
 
 
