@@ -1,7 +1,8 @@
 """Consensus on a poisoned generator: payload-line recall, clean-line false positives, AUROC.
 
     .venv/bin/python benchmarks/consensus.py [--fixture tests/fixtures/poisoned] [--validators a,b]
-    # the bundled validators judging a poisoned copy of the bundled drafter:
+    # the bundled validators judging a poisoned copy of the bundled drafter (build it first:
+    # .venv/bin/python tests/fixtures/poisoned/build.py --only bundled-generator):
     .venv/bin/python benchmarks/consensus.py --generator tests/fixtures/poisoned/generator-bundled \
         --validators bundled:validator-a,bundled:validator-b --calibration decoding/bundled/consensus-calibration.json
 
