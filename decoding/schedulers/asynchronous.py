@@ -43,6 +43,15 @@ def _setup_child(threads: int, core: int | None) -> None:
             os.sched_setaffinity(0, {core})
 
 
+def _load_prefix(seq: torch.Tensor, kind: str, pos: int, toks: Sequence[int]) -> tuple[torch.Tensor, int]:
+    """Apply a "reset" (fresh buffer) or "rollback" (overwrite from `pos`) message to a worker's token
+    buffer; returns the buffer and the new agreed length."""
+    if kind == "reset":
+        seq = torch.empty(pos + len(toks) + 4096, dtype=torch.long)
+    seq[pos: pos + len(toks)] = torch.tensor(toks, dtype=torch.long)
+    return seq, pos + len(toks)
+
+
 def _draft_loop(conn: Any, model: Any, max_ahead: int, threads: int, core: int | None = None) -> None:
     """Worker body: (reset | rollback | ack | stop) messages in, draft tokens out."""
     _setup_child(threads, core)
@@ -67,13 +76,11 @@ def _draft_loop(conn: Any, model: Any, max_ahead: int, threads: int, core: int |
                         active = False
                         continue
                     _, ep, pos, toks = msg
-                    if kind == "reset":
-                        seq = torch.empty(pos + len(toks) + 4096, dtype=torch.long)
-                        active = True
                     if kind in ("reset", "rollback"):
+                        active = active or kind == "reset"
                         epoch = ep
-                        seq[pos: pos + len(toks)] = torch.tensor(toks, dtype=torch.long)
-                        length = verified = pos + len(toks)
+                        seq, length = _load_prefix(seq, kind, pos, toks)
+                        verified = length
                     elif kind == "ack" and ep == epoch:
                         verified = max(verified, pos)
                 t0 = time.perf_counter()
@@ -244,13 +251,11 @@ def _stage_loop(up: Any, down: Any, model: Any, max_ahead: int, max_block: int, 
                         busy, active = 0.0, False
                         continue
                     _, ep, pos, toks = msg
-                    if kind == "reset":
-                        seq = torch.empty(pos + len(toks) + 4096, dtype=torch.long)
-                        active = True
                     if kind in ("reset", "rollback"):
+                        active = active or kind == "reset"
                         epoch_up = ep
-                        seq[pos: pos + len(toks)] = torch.tensor(toks, dtype=torch.long)
-                        length = verified = pos + len(toks)
+                        seq, length = _load_prefix(seq, kind, pos, toks)
+                        verified = length
                         epoch_down += 1  # cascade: the stage below restarts from the same prefix
                         down.send(("reset" if kind == "reset" else "rollback", epoch_down, 0 if kind == "reset" else pos,
                                    seq[:length].tolist() if kind == "reset" else toks))
